@@ -1,0 +1,35 @@
+"""Checks of a request's figures against the limits table (:class:`service.settings.Settings`)."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from service.api.problems import LimitExceeded
+from service.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    """The running app's settings (a FastAPI dependency)."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def check_size(settings: Settings, n: int, m: int) -> None:
+    """n·m must not exceed ``max_cells``."""
+    if n * m > settings.max_cells:
+        raise LimitExceeded(
+            "dataset.inputs",
+            f"n·m = {n}·{m} = {n * m} exceeds the limit of {settings.max_cells} "
+            "(LEARNDYN_MAX_CELLS)",
+        )
+
+
+def check_work(settings: Settings, steps: int, n: int, m: int) -> None:
+    """steps·n·m must not exceed ``max_work``."""
+    work = steps * n * m
+    if work > settings.max_work:
+        raise LimitExceeded(
+            "steps",
+            f"steps·n·m = {steps}·{n}·{m} = {work:.3g} exceeds the work budget of "
+            f"{settings.max_work:.3g} (LEARNDYN_MAX_WORK); ask for fewer steps",
+        )

@@ -1,0 +1,42 @@
+"""Operational routes: liveness, readiness, version. ``async def``: they never compute."""
+
+from __future__ import annotations
+
+import platform
+from importlib.metadata import version as dist_version
+
+import numpy
+import scipy
+from fastapi import APIRouter, Request, Response
+
+from service.schemas import Health, Readiness, Version
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", operation_id="health")
+async def health() -> Health:
+    """Liveness: answers while the process is up, even when every compute slot is busy."""
+    return Health(status="ok")
+
+
+@router.get("/readyz", operation_id="ready", responses={503: {"model": Readiness}})
+async def ready(request: Request, response: Response) -> Readiness:
+    """Readiness: 200 once start-up work is done, 503 before."""
+    if request.app.state.ready:
+        return Readiness(ready=True, detail="ready")
+    response.status_code = 503
+    return Readiness(ready=False, detail="starting up")
+
+
+@router.get("/version", operation_id="version")
+async def version() -> Version:
+    """The service's version and its numerical stack."""
+    return Version(
+        name="learndyn",
+        version=dist_version("learndyn"),
+        api="v1",
+        python=platform.python_version(),
+        numpy=numpy.__version__,
+        scipy=scipy.__version__,
+    )

@@ -1,0 +1,113 @@
+"""The one error model: every error is an RFC 9457 problem+json body.
+
+* ``RequestValidationError`` (a body that does not fit the schema, malformed JSON) → 422
+  with ``errors``, one entry per bad field.
+* ``InvalidProblem`` (a rule of the mathematics: ragged rows, targets not ±1, …) and
+  ``LimitExceeded`` (a figure over the limits table) → 422 with the field named.
+* Starlette's ``HTTPException`` (404, 405, 413 from the body limit, …) → its status.
+* Anything else → 500 with no trace, no path, no internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from service.core.errors import InvalidProblem
+from service.schemas import FieldError, Problem
+
+PROBLEM_JSON = "application/problem+json"
+logger = logging.getLogger("learndyn")
+
+
+class LimitExceeded(Exception):
+    """A request figure is over the limits table (settings); answered 422."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def problem_response(
+    status: int, detail: str, *, type_: str = "about:blank", errors: list[FieldError] | None = None
+) -> JSONResponse:
+    """A problem+json response with ``title`` taken from the status code."""
+    body = Problem(
+        type=type_, title=HTTPStatus(status).phrase, status=status, detail=detail, errors=errors
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True), status_code=status, media_type=PROBLEM_JSON
+    )
+
+
+def _field_error(loc: tuple[Any, ...] | list[Any], message: str, type_: str) -> FieldError:
+    parts = [p if isinstance(p, int) else str(p) for p in loc]
+    dotted = ".".join(str(p) for p in (parts[1:] if parts[:1] == ["body"] else parts))
+    return FieldError(loc=parts, field=dotted, message=message, type=type_)
+
+
+def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    for e in exc.errors():
+        if e["type"] == "json_invalid":  # loc is ("body", character position)
+            position = e["loc"][-1]
+            errors.append(
+                _field_error(["body"], f"malformed JSON at character {position}", "json_invalid")
+            )
+        else:
+            errors.append(_field_error(e["loc"], e["msg"], e["type"]))
+    fields = ", ".join(e.field or "body" for e in errors)
+    return problem_response(
+        422,
+        f"the request does not fit the schema ({fields})",
+        type_="urn:learndyn:invalid-request",
+        errors=errors,
+    )
+
+
+def _rule_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InvalidProblem | LimitExceeded)
+    kind = "limit-exceeded" if isinstance(exc, LimitExceeded) else "invalid-problem"
+    error = _field_error(["body", *exc.field.split(".")], exc.message, kind.replace("-", "_"))
+    return problem_response(422, str(exc), type_=f"urn:learndyn:{kind}", errors=[error])
+
+
+def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    response = problem_response(exc.status_code, str(exc.detail))
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+def _server_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(500, "internal error; the request was not completed")
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Register the handlers above on ``app``."""
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(InvalidProblem, _rule_error)
+    app.add_exception_handler(LimitExceeded, _rule_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _server_error)
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {
+        "model": Problem,
+        "description": HTTPStatus(status).phrase,
+        "content": {PROBLEM_JSON: {}},
+    }
+    for status in (400, 413, 422, 500)
+}
+"""The error responses every compute route declares in OpenAPI."""

@@ -1,0 +1,63 @@
+"""The FastAPI application: routers, the error model, limits and docs.
+
+``create_app(settings)`` builds an app; ``app`` is the one uvicorn serves by default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+from fastapi import FastAPI
+
+from service.api import ops, train
+from service.api.body_limit import BodyLimitMiddleware
+from service.api.problems import install_problem_handlers
+from service.settings import Settings
+
+DESCRIPTION = """\
+learndyn answers questions about the learning dynamics of backpropagation, after
+E. D. Sontag, *Some remarks on the backpropagation algorithm for neural net learning* (1988).
+
+**Conventions.** Data are n examples: inputs u^i ∈ R^m (the rows of the n×m matrix A) and
+targets y_i ∈ {+1, −1}; `bias: true` appends a constant input 1 (its weight comes last).
+The error is E(x) = Σ_i (θ(A_i·x) − y_i)², with no factor 1/2 (the paper's (**)); with
+B = diag(y)·A it equals Σ_i (1 − θ(B_i·x))². Gradient descent is x_{t+1} = x_t − η·∇E(x_t) and
+t counts steps (passes over the data for `online`).
+
+**Activations** θ, odd and onto (−1, 1), and the tails of 1 − θ(z) as z → ∞:
+`tanh` (2e^(−2z)), `logistic` = 2/(1+e^(−z)) − 1 (2e^(−z)), `arctan` = (2/π)·atan
+((2/π)/z), `erf` (e^(−z²)/(z√π)).
+
+Errors are RFC 9457 problem details (`application/problem+json`). Numbers in responses are
+always finite; nothing non-finite is ever sent as a number.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the service with ``settings`` (default: from the environment)."""
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.ready = True
+        yield
+        app.state.ready = False
+
+    app = FastAPI(
+        title="learndyn",
+        version=version("learndyn"),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.ready = False
+    install_problem_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.include_router(train.router)
+    app.include_router(ops.router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,17 @@
+"""The core's one exception: a problem that cannot be posed as given.
+
+Not converging, diverging or overflowing is never an exception: those are states of a
+result (see ``descent.StopReason``). ``InvalidProblem`` means the input itself breaks a rule,
+and its message names the field and the rule, so the service can answer 422 with it as is.
+"""
+
+from __future__ import annotations
+
+
+class InvalidProblem(ValueError):
+    """The input breaks a rule. ``field`` is a dotted request path, e.g. ``dataset.inputs``."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message

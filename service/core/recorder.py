@@ -1,0 +1,86 @@
+"""Log-spaced recording of a run, in storage fixed before the run starts.
+
+Logarithmic divergence shows on a log-t axis, so a run of T steps is sampled at t = 0 and at
+up to ``points`` integer times spread evenly in log t over [1, T], T itself included. If the
+run stops early at some t < T, that t is recorded as the last point. Storage is allocated
+once for ``len(schedule) + 1`` rows: memory is bounded by ``points``, never by T.
+
+At each recorded t the recorder keeps E(x_t), x_t and ``t·(x_{t+1} − x_t)`` (the paper's
+Figure 5 statistic; its rows are NaN where the next iterate was not finite).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from service.core.activations import Array
+
+
+def record_schedule(steps: int, points: int) -> NDArray[np.int64]:
+    """Sorted distinct times: 0, then exactly min(points, steps) integers in [1, steps].
+
+    Each time is the next point of a geometric progression from the previous one to
+    ``steps`` with the points that remain, rounded, and at least one more than the previous:
+    every step is recorded while log spacing would be finer than 1, then the spacing is
+    geometric. ``steps`` is always the last time.
+    """
+    if steps <= 0 or points <= 0:
+        raise ValueError("record_schedule: steps and points must be positive")
+    count = min(points, steps)
+    times = np.zeros(count + 1, dtype=np.int64)
+    t = 0
+    for k in range(1, count + 1):
+        remaining = count - k + 1
+        ratio = (steps / max(t, 1)) ** (1.0 / remaining)
+        t = min(max(t + 1, round(max(t, 1) * ratio)), steps - remaining + 1)
+        times[k] = t
+    return times
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """Recorded samples of a run; rows align with ``t``.
+
+    ``t`` are step counts (gd, online) or times (flow); ``weights`` and ``t_delta`` are
+    len(t)×m; a ``t_delta`` row is NaN where the next iterate was not finite.
+    """
+
+    t: Array
+    error: Array
+    weights: Array
+    t_delta: Array
+
+
+class Recorder:
+    """Preallocated buffers filled at the times of a schedule (see :func:`record_schedule`)."""
+
+    __slots__ = ("_t", "_error", "_weights", "_t_delta", "_size")
+
+    def __init__(self, capacity: int, m: int) -> None:
+        self._t = np.empty(capacity, dtype=np.float64)
+        self._error = np.empty(capacity, dtype=np.float64)
+        self._weights = np.empty((capacity, m), dtype=np.float64)
+        self._t_delta = np.empty((capacity, m), dtype=np.float64)
+        self._size = 0
+
+    def add(self, t: float, error: float, weights: Array, t_delta: Array | None) -> None:
+        """Append one sample; ``t_delta=None`` records a NaN row (next iterate not finite)."""
+        k = self._size
+        self._t[k] = t
+        self._error[k] = error
+        self._weights[k] = weights
+        self._t_delta[k] = np.nan if t_delta is None else t_delta
+        self._size = k + 1
+
+    def history(self) -> History:
+        """The samples recorded so far (copies trimmed to size)."""
+        k = self._size
+        return History(
+            t=self._t[:k].copy(),
+            error=self._error[:k].copy(),
+            weights=self._weights[:k].copy(),
+            t_delta=self._t_delta[:k].copy(),
+        )

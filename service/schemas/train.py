@@ -1,0 +1,130 @@
+"""POST /train: the request and the response."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+from service.schemas.common import Count, Dataset, Flag, Real, StrictModel
+from service.vocabulary import ActivationName, Method, Order, StopReason, Verdict
+
+PositiveReal = Annotated[Real, Field(gt=0)]
+
+
+class Network(StrictModel):
+    """The architecture. Only the paper's perceptron (no hidden layer) for now."""
+
+    hidden: list[Annotated[Count, Field(ge=1)]] = Field(
+        default_factory=list,
+        max_length=0,
+        description="Hidden layer widths; empty is the single-layer perceptron of the paper.",
+    )
+
+
+class Stop(StrictModel):
+    """Early stops; each is off unless given."""
+
+    weight_bound: PositiveReal | None = Field(
+        default=None, description="Stop when max_j |x_j| reaches this bound."
+    )
+    step_tolerance: PositiveReal | None = Field(
+        default=None, description="Stop when the last step ‖x_t − x_{t−1}‖₂ is below this."
+    )
+    error_tolerance: PositiveReal | None = Field(
+        default=None, description="Stop when E(x) falls to this value or below."
+    )
+    on_classification: Flag = Field(
+        default=False, description="Stop when every example is classified correctly."
+    )
+
+
+class Record(StrictModel):
+    """What the history keeps."""
+
+    points: Annotated[Count, Field(ge=1, le=10_000)] = Field(
+        default=200,
+        description="Log-spaced times recorded besides t = 0 (the last step always included).",
+    )
+
+
+class TrainRequest(StrictModel):
+    """Run gradient descent on E(x) = Σ_i (θ(A_i·x) − y_i)² and judge the weights' fate."""
+
+    dataset: Dataset
+    activation: ActivationName = Field(default=ActivationName.TANH, description="The sigmoid θ.")
+    network: Network = Field(default_factory=Network)
+    method: Method = Field(default=Method.GD, description="How the weights move.")
+    learning_rate: PositiveReal = Field(default=0.1, description="The step size η > 0.")
+    steps: Annotated[Count, Field(ge=1, le=10**10)] = Field(
+        default=10_000,
+        description="The step budget (passes for online); the work limit also applies.",
+    )
+    initial_weights: list[Real] | None = Field(
+        default=None,
+        description="Starting weights, m of them (bias last). Default: zeros, or drawn "
+        "uniformly from [−0.5, 0.5] when a seed is given.",
+    )
+    seed: Annotated[Count, Field(ge=0, le=2**63 - 1)] | None = Field(
+        default=None, description="Seeds the initial weights (when none are given) and shuffling."
+    )
+    order: Order = Field(default=Order.GIVEN, description="Online only: example order per pass.")
+    stop: Stop = Field(default_factory=Stop)
+    record: Record = Field(default_factory=Record)
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "dataset": {"inputs": [[1.0]], "targets": [1]},
+                    "activation": "tanh",
+                    "learning_rate": 0.1,
+                    "steps": 10000,
+                    "record": {"points": 20},
+                }
+            ]
+        }
+    }
+
+
+class History(BaseModel):
+    """Samples at t = 0 and log-spaced times up to the last step; arrays align with ``t``."""
+
+    t: list[float] = Field(description="Step counts (gd, online) at which samples were taken.")
+    error: list[float] = Field(description="E(x_t).")
+    weights: list[list[float]] = Field(description="x_t.")
+    t_delta: list[list[float] | None] = Field(
+        description="t·(x_{t+1} − x_t), the paper's Figure 5 statistic; null where the next "
+        "iterate was not finite."
+    )
+
+
+class Divergence(BaseModel):
+    """The verdict on the weights' fate."""
+
+    verdict: Verdict
+    log_rate: list[float] | None = Field(
+        default=None, description="b_j in x_j ≈ a_j + b_j·log t, per weight."
+    )
+    power: float | None = Field(default=None, description="p in ‖x‖ ~ t^p.")
+    apparent_convergence: bool = Field(
+        description="The last step is below the step tolerance while the verdict is a "
+        "divergence: a practitioner's stopping rule would be fooled (the paper's §3)."
+    )
+    window: list[float] | None = Field(default=None, description="[t_start, t_end] of the fit.")
+    explanation: str
+
+
+class TrainResponse(BaseModel):
+    """The end of the run, its history and the verdict."""
+
+    weights: list[float] = Field(description="Final weights x_t (bias last).")
+    error: float = Field(description="E(x_t), without a factor 1/2.")
+    steps: int = Field(description="The final t (steps, or passes for online).")
+    stopped_by: StopReason
+    stop_explanation: str = Field(description="One sentence on why the run ended.")
+    accuracy: float = Field(description="Fraction of examples classified correctly.")
+    last_step: float | None = Field(description="‖x_t − x_{t−1}‖₂; null if no step was taken.")
+    gradient_norm: float = Field(description="‖∇E(x_t)‖₂ at the final weights.")
+    history: History
+    divergence: Divergence

@@ -1,0 +1,57 @@
+"""The named choices shared by the core, the schemas and the client: plain string enums.
+
+This module imports nothing but the standard library, so that ``service.core`` (numpy, no
+pydantic) and ``service.schemas`` (pydantic, no numpy) can share one definition of each.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ActivationName(StrEnum):
+    """The sigmoid θ. Tails of 1 − θ(z) as z → ∞: tanh 2e^(−2z), logistic 2e^(−z),
+    arctan (2/π)/z, erf e^(−z²)/(z√π)."""
+
+    TANH = "tanh"
+    LOGISTIC = "logistic"
+    ARCTAN = "arctan"
+    ERF = "erf"
+
+
+class Method(StrEnum):
+    """``gd``: batch gradient descent, t counts steps. ``online``: per-example updates, one
+    step is one pass over the examples."""
+
+    GD = "gd"
+    ONLINE = "online"
+
+
+class Order(StrEnum):
+    """The order of examples within an online pass."""
+
+    GIVEN = "given"
+    SHUFFLED = "shuffled"
+
+
+class StopReason(StrEnum):
+    """Why a run ended."""
+
+    STEPS = "steps"
+    WEIGHT_BOUND = "weight_bound"
+    STEP_TOLERANCE = "step_tolerance"
+    ERROR_TOLERANCE = "error_tolerance"
+    CLASSIFIED = "classified"
+    NON_FINITE = "non_finite"
+
+
+class Verdict(StrEnum):
+    """The weights' fate, judged from the tail of the recorded history."""
+
+    CONVERGING = "converging"
+    LOGARITHMIC = "logarithmic"
+    SUB_LOGARITHMIC = "sub_logarithmic"
+    POWER_LAW = "power_law"
+    LINEAR = "linear"
+    UNSTABLE = "unstable"
+    UNDETERMINED = "undetermined"

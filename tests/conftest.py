@@ -1,0 +1,28 @@
+"""Shared fixtures: an in-process client of a fresh app."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.app import create_app
+from service.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[TestClient]:
+    with TestClient(create_app(Settings())) as c:
+        yield c
+
+
+def strict_json(text: str) -> Any:
+    """Parse JSON, failing on NaN, Infinity and -Infinity (which real JSON cannot carry)."""
+
+    def reject(token: str) -> Any:
+        raise AssertionError(f"non-finite number {token} in JSON body")
+
+    return json.loads(text, parse_constant=reject)
