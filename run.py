@@ -5,7 +5,7 @@
     python3 run.py test [pytest options]            # the whole test suite
     python3 run.py test --slow                      # the suite plus the slow checks
 
-Both create ./.venv on first use and install the project (with its test extra) into it;
+Both create ./.venv on first use and install the project (with its server and test extras) into it;
 they reinstall only when pyproject.toml changes.
 """
 
@@ -31,9 +31,9 @@ def _bootstrap() -> None:
     if not (BIN / "python").exists():
         print("run.py: creating .venv", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    print("run.py: installing learndyn[test] into .venv", flush=True)
+    print("run.py: installing learndyn[server,test] into .venv", flush=True)
     pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "-e", f"{ROOT}[test]"], check=True)
+    subprocess.run([*pip, "-e", f"{ROOT}[server,test]"], check=True)
     STAMP.write_text(wanted)
 
 

@@ -20,7 +20,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=defaults.port, help="port [%(default)s]")
     serve.add_argument("--workers", type=int, default=1, help="worker processes [%(default)s]")
     commands.add_parser("openapi", help="print the OpenAPI schema as JSON")
+    train = commands.add_parser("train", help="POST a request file to a running service")
+    train.add_argument("file", help="a JSON TrainRequest ('-' for standard input)")
+    train.add_argument("--url", default=f"http://{defaults.host}:{defaults.port}")
+    train.add_argument("--json", action="store_true", help="print the raw JSON answer")
     args = parser.parse_args(argv)
+
+    if args.command == "train":
+        return _train(args.file, args.url, args.json)
 
     if args.command == "openapi":
         from service.app import create_app
@@ -29,7 +36,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write("\n")
         return 0
 
-    import uvicorn
+    try:
+        import uvicorn
+    except ImportError:
+        print("learndyn serve needs the server extra: pip install 'learndyn[server]'")
+        return 1
 
     uvicorn.run(
         "service.app:app",
@@ -37,6 +48,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=getattr(args, "port", defaults.port),
         workers=getattr(args, "workers", 1),
     )
+    return 0
+
+
+def _train(path: str, url: str, raw: bool) -> int:
+    """POST the request in ``path`` to ``url`` and print the verdict and key figures."""
+    from clients import Client, LearndynError
+    from service.schemas import TrainRequest
+
+    text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+    try:
+        with Client(base_url=url) as client:
+            answer = client.train(TrainRequest.model_validate_json(text))
+    except LearndynError as error:
+        print(f"learndyn: {error}", file=sys.stderr)
+        return 1
+    except ValueError as error:  # the file is not a valid TrainRequest
+        print(f"learndyn: {path}: {error}", file=sys.stderr)
+        return 2
+    if raw:
+        print(answer.model_dump_json(indent=2))
+        return 0
+    d = answer.divergence
+    rows = [
+        ("verdict", d.verdict.value),
+        ("stopped by", f"{answer.stopped_by.value} at t = {answer.steps}"),
+        ("error", f"{answer.error:.6g}"),
+        ("accuracy", f"{answer.accuracy:.4g}"),
+        ("weights", ", ".join(f"{w:.6g}" for w in answer.weights)),
+        ("last step", "-" if answer.last_step is None else f"{answer.last_step:.3g}"),
+        ("apparent convergence", "yes" if d.apparent_convergence else "no"),
+    ]
+    if d.log_rate is not None:
+        rows.append(("log rate b", ", ".join(f"{b:.6g}" for b in d.log_rate)))
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    print(d.explanation)
     return 0
 
 

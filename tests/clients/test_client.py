@@ -1,0 +1,278 @@
+"""The client library: a live server for the happy paths, injected transports for the rest."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+import clients
+from clients import (
+    APIError,
+    AsyncClient,
+    Client,
+    InvalidRequest,
+    LearndynError,
+    Overloaded,
+    ServerError,
+    TransportError,
+)
+from service.app import create_app
+from service.schemas import Dataset, TrainRequest, TrainResponse
+from service.settings import Settings
+from tests.conftest import free_port
+
+
+@pytest.fixture(scope="module")
+def app_transport() -> Iterator[httpx.MockTransport]:
+    """A sync transport that hands each request to the in-process app."""
+    with TestClient(create_app(Settings())) as app_client:
+
+        def handle(request: httpx.Request) -> httpx.Response:
+            r = app_client.request(
+                request.method, request.url.path, content=request.content, headers=request.headers
+            )
+            return httpx.Response(r.status_code, headers=r.headers, content=r.content)
+
+        yield httpx.MockTransport(handle)
+
+
+def counting(
+    responses: list[Callable[[], httpx.Response]],
+) -> tuple[httpx.MockTransport, list[int]]:
+    """A transport answering with ``responses`` in turn; the list counts the attempts."""
+    seen: list[int] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(1)
+        return responses[min(len(seen), len(responses)) - 1]()
+
+    return httpx.MockTransport(handle), seen
+
+
+def problem(status: int, **headers: str) -> Callable[[], httpx.Response]:
+    body = {"type": "about:blank", "title": "Busy", "status": status, "detail": "try later"}
+    return lambda: httpx.Response(
+        status, json=body, headers={"content-type": "application/problem+json", **headers}
+    )
+
+
+def ok_health() -> httpx.Response:
+    return httpx.Response(200, json={"status": "ok"})
+
+
+# -- live server: happy paths and a timeout ------------------------------------------------
+
+
+def test_train_on_a_live_server(live_server: str) -> None:
+    x = 0.0
+    for _ in range(1000):
+        th = math.tanh(x)
+        x += 0.1 * 2.0 * (1.0 - th) * (1.0 - th * th)
+    with Client(base_url=live_server) as client:
+        answer = client.train(inputs=[[1.0]], targets=[1], steps=1000, learning_rate=0.1)
+        assert isinstance(answer, TrainResponse)
+        assert answer.weights[0] == pytest.approx(x, rel=1e-12)
+        assert client.health().status == "ok"
+        assert client.version().name == "learndyn"
+
+
+@pytest.mark.anyio
+async def test_async_train_on_a_live_server(live_server: str) -> None:
+    request = TrainRequest(dataset=Dataset(inputs=[[1.0]], targets=[1]), steps=100)
+    async with AsyncClient(base_url=live_server) as client:
+        answer = await client.train(request)
+        assert answer.steps == 100 and answer.stopped_by == "steps"
+        assert (await client.health()).status == "ok"
+        assert (await client.version()).api == "v1"
+
+
+def test_a_read_timeout_is_a_transport_error(live_server: str) -> None:
+    with Client(base_url=live_server, timeout=0.3, retries=2) as client:
+        with pytest.raises(TransportError) as info:
+            client.train(inputs=[[1.0]], targets=[1], steps=10**9, record={"points": 10})
+    assert isinstance(info.value.__cause__, httpx.ReadTimeout)  # translated at one boundary
+
+
+def test_connection_refused_is_a_transport_error() -> None:
+    with Client(base_url=f"http://127.0.0.1:{free_port()}", retries=0) as client:
+        with pytest.raises(TransportError) as info:
+            client.health()
+    assert isinstance(info.value.__cause__, httpx.ConnectError)
+    assert isinstance(info.value, LearndynError)
+
+
+# -- in-process app through an injected transport ----------------------------------------
+
+
+def test_a_422_is_invalid_request_with_the_fields(app_transport: httpx.MockTransport) -> None:
+    with Client(transport=app_transport) as client:
+        with pytest.raises(InvalidRequest) as info:
+            client.train(inputs=[[1.0, 2.0], [1.0]], targets=[1, -1])
+    error = info.value
+    assert error.status == 422 and isinstance(error, APIError)
+    assert error.fields == ["dataset.inputs"]
+    assert "row 1" in error.errors[0].message
+
+
+def test_invalid_keyword_arguments_are_refused_before_sending() -> None:
+    transport, seen = counting([ok_health])
+    with Client(transport=transport) as client:
+        with pytest.raises(InvalidRequest) as info:
+            client.train(inputs=[[1.0]], targets=[1], learning_rate=-1.0)
+    assert info.value.fields == ["learning_rate"] and seen == []
+
+
+def test_keyword_arguments_and_request_model_agree(app_transport: httpx.MockTransport) -> None:
+    with Client(transport=app_transport) as client:
+        a = client.train(inputs=[[1.0], [-2.0]], targets=[1, -1], bias=True, steps=50)
+        b = client.train(
+            TrainRequest(
+                dataset=Dataset(inputs=[[1.0], [-2.0]], targets=[1, -1], bias=True), steps=50
+            )
+        )
+    assert a == b and len(a.weights) == 2
+
+
+@pytest.mark.parametrize("attempts", [1, 2, 4])
+def test_retries_503_until_success(attempts: int) -> None:
+    transport, seen = counting(
+        [problem(503, **{"retry-after": "0"})] * (attempts - 1) + [ok_health]
+    )
+    with Client(transport=transport, retries=5, backoff=0.0) as client:
+        assert client.health().status == "ok"
+    assert len(seen) == attempts
+
+
+def test_gives_up_after_the_retries_with_overloaded() -> None:
+    transport, seen = counting([problem(429, **{"retry-after": "0"})])
+    with Client(transport=transport, retries=2, backoff=0.0) as client:
+        with pytest.raises(Overloaded) as info:
+            client.health()
+    assert len(seen) == 3 and info.value.status == 429 and info.value.retry_after == 0.0
+
+
+def test_connect_errors_are_retried_then_translated() -> None:
+    seen: list[int] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(1)
+        if len(seen) < 3:
+            raise httpx.ConnectError("refused", request=request)
+        return ok_health()
+
+    with Client(transport=httpx.MockTransport(handle), retries=3, backoff=0.0) as client:
+        assert client.health().status == "ok"
+    assert len(seen) == 3
+
+
+def test_server_errors_are_not_retried() -> None:
+    transport, seen = counting([problem(500)])
+    with Client(transport=transport, retries=3, backoff=0.0) as client:
+        with pytest.raises(ServerError) as info:
+            client.health()
+    assert len(seen) == 1 and info.value.status == 500 and info.value.detail == "try later"
+
+
+def test_a_non_problem_error_body_still_maps() -> None:
+    transport, _ = counting([lambda: httpx.Response(502, text="<html>bad gateway</html>")])
+    with Client(transport=transport, retries=0) as client:
+        with pytest.raises(ServerError) as info:
+            client.health()
+    assert info.value.status == 502 and "bad gateway" in info.value.detail
+
+
+def test_api_key_is_sent_as_a_bearer_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    headers: list[str | None] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        headers.append(request.headers.get("authorization"))
+        return ok_health()
+
+    with Client(transport=httpx.MockTransport(handle), api_key="s3cret") as client:
+        client.health()
+    monkeypatch.setenv("LEARNDYN_API_KEY", "from-env")
+    with Client(transport=httpx.MockTransport(handle)) as client:
+        client.health()
+    monkeypatch.delenv("LEARNDYN_API_KEY")
+    with Client(transport=httpx.MockTransport(handle)) as client:
+        client.health()
+    assert headers == ["Bearer s3cret", "Bearer from-env", None]
+
+
+@pytest.mark.anyio
+async def test_async_client_in_process_maps_errors_and_retries() -> None:
+    transport = httpx.ASGITransport(app=create_app(Settings()))
+    async with AsyncClient(transport=transport) as client:
+        with pytest.raises(InvalidRequest) as info:
+            await client.train(inputs=[[1.0]], targets=[0])
+        assert info.value.fields == ["dataset.targets"]
+    seen: list[int] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(1)
+        return problem(503, **{"retry-after": "0"})() if len(seen) < 3 else ok_health()
+
+    async with AsyncClient(transport=httpx.MockTransport(handle), backoff=0.0) as client:
+        assert (await client.health()).status == "ok"
+    assert len(seen) == 3
+
+
+def test_public_names() -> None:
+    assert sorted(clients.__all__) == [
+        "APIError",
+        "AsyncClient",
+        "Client",
+        "InvalidRequest",
+        "LearndynError",
+        "Overloaded",
+        "ServerError",
+        "TransportError",
+    ]
+    for name in clients.__all__:
+        assert getattr(clients, name).__module__.startswith("clients.")
+
+
+def test_client_imports_without_the_servers_dependencies() -> None:
+    code = "import json, sys, clients\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = {name.split(".")[0] for name in json.loads(out.stdout)}
+    assert {"httpx", "pydantic"} <= loaded
+    assert not loaded & {"numpy", "scipy", "fastapi", "starlette", "uvicorn"}
+
+
+def test_readme_client_example_runs(live_server: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    code = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    assert 5 <= len(code.strip().splitlines()) <= 15
+    exec(compile(code.replace("http://127.0.0.1:8000", live_server), "README", "exec"), {})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("steps [2.76073434")
+    assert lines[1] == "422 ['dataset.targets']"
+
+
+def test_cli_train_prints_a_table_and_json(live_server: str, tmp_path: object) -> None:
+    from pathlib import Path
+
+    request = Path(str(tmp_path)) / "request.json"
+    request.write_text(json.dumps({"dataset": {"inputs": [[1.0]], "targets": [1]}, "steps": 300}))
+    cli = [sys.executable, "-m", "service.cli", "train", str(request), "--url", live_server]
+    table = subprocess.run(cli, capture_output=True, text=True, check=True).stdout
+    assert "stopped by" in table and "steps at t = 300" in table and "verdict" in table
+    raw = json.loads(subprocess.run([*cli, "--json"], capture_output=True, text=True).stdout)
+    assert raw["steps"] == 300
+    bad = subprocess.run(
+        [*cli[:4], "-", "--url", live_server],
+        input='{"dataset": {}}',
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "dataset" in bad.stderr
