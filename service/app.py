@@ -9,11 +9,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 
+import anyio
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from service.api import ops, train
+from service.api.access_log import AccessLogMiddleware
 from service.api.body_limit import BodyLimitMiddleware
-from service.api.problems import install_problem_handlers
+from service.api.guards import compute_guards
+from service.api.problems import install_problem_handlers, problem_responses
 from service.settings import Settings
 
 DESCRIPTION = """\
@@ -53,9 +57,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.ready = False
+    app.state.compute_slots = anyio.Semaphore(settings.compute_slots)
     install_problem_handlers(app)
+    # added last = outermost: ids and logs see every answer, 413s included
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.include_router(train.router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["authorization", "content-type", "x-request-id"],
+            expose_headers=["x-request-id", "retry-after"],
+        )
+    app.add_middleware(AccessLogMiddleware)
+    guards = compute_guards(settings)
+    auth = problem_responses(401) if settings.api_key is not None else None
+    app.include_router(train.router, dependencies=guards, responses=auth)
     app.include_router(ops.router)
     return app
 

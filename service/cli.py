@@ -47,8 +47,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=getattr(args, "host", defaults.host),
         port=getattr(args, "port", defaults.port),
         workers=getattr(args, "workers", 1),
+        access_log=False,  # service.api.access_log writes JSON lines instead
+        log_config=LOG_CONFIG,
+        timeout_graceful_shutdown=int(defaults.compute_seconds) + 5,
     )
     return 0
+
+
+LOG_CONFIG: dict[str, object] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(message)s"},
+        "default": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "access": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "stream": "ext://sys.stdout",
+        },
+        "default": {"class": "logging.StreamHandler", "formatter": "default"},
+    },
+    "loggers": {
+        "learndyn.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+        "learndyn": {"handlers": ["default"], "level": "INFO", "propagate": False},
+        "uvicorn": {"handlers": ["default"], "level": "INFO", "propagate": False},
+    },
+}
+"""Access logs as bare JSON lines on stdout; everything else on stderr."""
 
 
 def _train(path: str, url: str, raw: bool) -> int:

@@ -88,9 +88,14 @@ def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return response
 
 
-def _server_error(request: Request, exc: Exception) -> JSONResponse:
-    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+def server_error(method: str, path: str, exc: BaseException) -> JSONResponse:
+    """Log ``exc`` with its trace on the server, and answer a 500 that carries none of it."""
+    logger.error("unhandled error on %s %s", method, path, exc_info=exc)
     return problem_response(500, "internal error; the request was not completed")
+
+
+def _server_error(request: Request, exc: Exception) -> JSONResponse:
+    return server_error(request.method, request.url.path, exc)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -102,12 +107,18 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _server_error)
 
 
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {
-        "model": Problem,
-        "description": HTTPStatus(status).phrase,
-        "content": {PROBLEM_JSON: {}},
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries declaring problem+json bodies for ``statuses``."""
+    return {
+        status: {
+            "model": Problem,
+            "description": HTTPStatus(status).phrase,
+            "content": {PROBLEM_JSON: {}},
+        }
+        for status in statuses
     }
-    for status in (400, 413, 422, 500)
-}
-"""The error responses every compute route declares in OpenAPI."""
+
+
+PROBLEM_RESPONSES = problem_responses(400, 413, 422, 500, 503, 504)
+"""The error responses every compute route declares in OpenAPI (401 is added by the app
+when an API key is set)."""

@@ -1,0 +1,51 @@
+"""Schemathesis (v4) against the in-process app: every operation, every check.
+
+Two apps: the default one, whose schema is exactly the committed ``openapi.json``
+(tests/test_openapi.py checks that), and one with an API key, whose schema declares the
+bearer scheme (schemathesis then also checks that requests without it get 401). Both have a
+small work budget so that generated requests stay quick; requests over it get 422.
+
+One check is configured: a request the schema allows may still break a rule that JSON
+Schema cannot state (ragged rows, ``initial_weights`` whose length must equal the number of
+inputs, the work budget), and the service then answers 422 naming the rule. So
+``positive_data_acceptance`` accepts 2xx and 422; every other check runs as shipped.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.config import SchemathesisConfig
+
+from service.app import create_app
+from service.settings import Settings
+
+LIMITS = {"max_work": 20_000, "max_cells": 20_000}
+KEY = "fuzz-key"
+OPEN_APP = create_app(Settings(**LIMITS))  # type: ignore[arg-type]
+KEYED_APP = create_app(Settings(api_key=KEY, **LIMITS))  # type: ignore[arg-type]
+
+committed = json.loads((Path(__file__).resolve().parents[2] / "openapi.json").read_text())
+CONFIG = SchemathesisConfig.from_dict(
+    {"checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "422"]}}}
+)
+open_schema = schemathesis.openapi.from_dict(committed, config=CONFIG)
+open_schema.app = OPEN_APP
+keyed_schema = schemathesis.openapi.from_asgi("/openapi.json", KEYED_APP, config=CONFIG)
+
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+@open_schema.parametrize()
+@FUZZ
+def test_every_operation_conforms(case: schemathesis.Case) -> None:
+    case.call_and_validate()
+
+
+@keyed_schema.parametrize()
+@FUZZ
+def test_every_operation_conforms_with_a_key(case: schemathesis.Case) -> None:
+    case.call_and_validate(headers={"Authorization": f"Bearer {KEY}"})
