@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from service.api import ops, train
 from service.api.body_limit import BodyLimitMiddleware
+from service.api.docs import install_docs
 from service.api.problems import install_problem_handlers
 from service.settings import Settings
 
@@ -22,9 +23,9 @@ E. D. Sontag, *Some remarks on the backpropagation algorithm for neural net lear
 
 **Conventions.** Data are n examples: inputs u^i ∈ R^m (the rows of the n×m matrix A) and
 targets y_i ∈ {+1, −1}; `bias: true` appends a constant input 1 (its weight comes last).
-The error is E(x) = Σ_i (θ(A_i·x) − y_i)², with no factor 1/2 (the paper's (**)); with
-B = diag(y)·A it equals Σ_i (1 − θ(B_i·x))². Gradient descent is x_{t+1} = x_t − η·∇E(x_t) and
-t counts steps (passes over the data for `online`).
+The error is `E(x) = Σ_i (θ(A_i·x) − y_i)²`, with no factor 1/2 (the paper's (**)); with
+`B = diag(y)·A` it equals `Σ_i (1 − θ(B_i·x))²`. Gradient descent is
+`x_{t+1} = x_t − η·∇E(x_t)` and t counts steps (passes over the data for `online`).
 
 **Activations** θ, odd and onto (−1, 1), and the tails of 1 − θ(z) as z → ∞:
 `tanh` (2e^(−2z)), `logistic` = 2/(1+e^(−z)) − 1 (2e^(−z)), `arctan` = (2/π)·atan
@@ -50,6 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=version("learndyn"),
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.ready = False
@@ -57,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.include_router(train.router)
     app.include_router(ops.router)
+    install_docs(app)
     return app
 
 

@@ -18,9 +18,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="serve the API with uvicorn (the default)")
     serve.add_argument("--host", default=defaults.host, help="bind address [%(default)s]")
     serve.add_argument("--port", type=int, default=defaults.port, help="port [%(default)s]")
-    serve.add_argument("--workers", type=int, default=1, help="worker processes [%(default)s]")
+    serve.add_argument(
+        "--workers", type=int, default=defaults.workers, help="worker processes [%(default)s]"
+    )
     commands.add_parser("openapi", help="print the OpenAPI schema as JSON")
+    commands.add_parser("warmup", help="compile the descent kernels once (the Dockerfile's build)")
     args = parser.parse_args(argv)
+
+    if args.command == "warmup":
+        from service.core.warmup import warm_up
+
+        print(f"learndyn warmup: {warm_up()} runs")
+        return 0
 
     if args.command == "openapi":
         from service.app import create_app
@@ -35,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "service.app:app",
         host=getattr(args, "host", defaults.host),
         port=getattr(args, "port", defaults.port),
-        workers=getattr(args, "workers", 1),
+        workers=getattr(args, "workers", defaults.workers),
     )
     return 0
 

@@ -10,6 +10,7 @@ LEARNDYN_PORT                  8000           port ``learndyn serve`` binds
 LEARNDYN_MAX_BODY_BYTES        8388608        request bodies above this get 413
 LEARNDYN_MAX_CELLS             5000000        n·m (after the bias column) above this gets 422
 LEARNDYN_MAX_WORK              2000000000     steps·n·m above this gets 422
+LEARNDYN_WORKERS               1              uvicorn worker processes of ``learndyn serve``
 =============================  =============  ===============================================
 """
 
@@ -29,6 +30,7 @@ class Settings:
     max_body_bytes: int = 8 * 1024 * 1024
     max_cells: int = 5_000_000
     max_work: int = 2_000_000_000
+    workers: int = 1
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
