@@ -4,6 +4,7 @@ named request example of every operation is valid and gets 200."""
 from __future__ import annotations
 
 import copy
+import math
 import re
 from typing import Any
 
@@ -147,3 +148,19 @@ def test_redoc_bundle_is_served_without_its_cdn_logo(client: TestClient) -> None
     assert served.headers["content-type"].startswith("text/javascript")
     assert "cdn.redoc.ly" not in served.text
     assert len(served.text) == pytest.approx(len(original), rel=1e-3)
+
+
+def test_train_examples_show_what_their_descriptions_claim(client: TestClient) -> None:
+    """log_rule: t·Δx → 1/4 (x ≈ (1/4)·log(64ηt) from ẋ ≈ 16η·e^(−4x)). polynomial_tail:
+    ẋ ≈ 2η·(2/π)²/x³ for arctan, so x⁴/t → 8η·(2/π)²."""
+    train = {name: ex["value"] for m, p, name, ex in examples(SCHEMA) if p == "/train"}
+
+    log_rule = strict_json(client.post("/train", json=train["log_rule"]).text)
+    assert log_rule["history"]["t"][-1] == train["log_rule"]["steps"]
+    assert log_rule["history"]["t_delta"][-1][0] == pytest.approx(0.25, rel=0.03)
+
+    tail = train["polynomial_tail"]
+    answer = strict_json(client.post("/train", json=tail).text)
+    x, t = answer["weights"][0], answer["steps"]
+    eta = tail["learning_rate"]
+    assert x**4 / t == pytest.approx(8 * eta * (2 / math.pi) ** 2, rel=0.06)
