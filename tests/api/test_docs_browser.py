@@ -171,7 +171,8 @@ def test_swagger_ui_renders_every_operation_offline(
         assert block.locator(".opblock-summary-method").inner_text() == method.upper()
     assert page.locator(".opblock").count() == len(OPERATIONS)
 
-    # The named request examples are offered in the operation's example drop-down.
+    # The named request examples are offered in the operation's example drop-down, and the
+    # first one, executed from the page, gets 200.
     for method, path, op in OPERATIONS:
         named = op.get("requestBody", {}).get("content", {}).get("application/json", {})
         named = named.get("examples", {})
@@ -184,6 +185,11 @@ def test_swagger_ui_renders_every_operation_offline(
         offered = select.locator("option").all_inner_texts()
         for name, example in named.items():
             assert example["summary"] in offered, (path, name, offered)
+        # "Try it out" is on: Execute sends the selected example to the service, which answers.
+        block.locator("button.execute").click()
+        status = block.locator(".live-responses-table .response .response-col_status").first
+        status.wait_for(timeout=TIMEOUT_MS)
+        assert status.inner_text().strip().startswith("200"), (path, status.inner_text())
     shot = tmp_path / "swagger-ui.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
