@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -37,6 +38,33 @@ def _bootstrap() -> None:
     STAMP.write_text(wanted)
 
 
+def _ensure_chromium() -> None:
+    """The browser test of /docs drives Debian's Chromium: install it where it is missing."""
+    if shutil.which("chromium") or shutil.which("chromium-browser"):
+        return
+    if not (Path("/etc/debian_version").exists() and shutil.which("apt-get")):
+        print("run.py: no chromium and no apt-get: the browser test will be SKIPPED", flush=True)
+        return
+    if os.geteuid() != 0:
+        print(
+            "run.py: no chromium, and installing it needs root: the browser test will be "
+            "SKIPPED (apt-get install chromium)",
+            flush=True,
+        )
+        return
+    print("run.py: installing chromium with apt-get (for the browser test)", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    apt = ["apt-get", "-q", "-o", "DPkg::Lock::Timeout=600"]
+    for step in (["update"], ["install", "-y", "--no-install-recommends", "chromium"]):
+        done = subprocess.run([*apt, *step], env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            print(done.stdout[-2000:], done.stderr[-2000:], sep="\n", file=sys.stderr)
+            print(
+                "run.py: installing chromium FAILED: the browser test will be SKIPPED", flush=True
+            )
+            return
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("serve", "test"):
         print(__doc__, file=sys.stderr)
@@ -45,6 +73,7 @@ def main(argv: list[str]) -> int:
     command, rest = argv[0], argv[1:]
     if command == "serve":
         return subprocess.call([str(BIN / "learndyn"), "serve", *rest], cwd=ROOT)
+    _ensure_chromium()
     if "--slow" in rest:
         rest = [a for a in rest if a != "--slow"] + ["-m", "slow or not slow"]
     return subprocess.call([str(BIN / "python"), "-m", "pytest", *rest], cwd=ROOT)

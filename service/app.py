@@ -16,6 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from service.api import ops, train
 from service.api.access_log import AccessLogMiddleware
 from service.api.body_limit import BodyLimitMiddleware
+from service.api.docs import install_docs
 from service.api.guards import compute_guards
 from service.api.problems import install_problem_handlers, problem_responses
 from service.settings import Settings
@@ -26,9 +27,9 @@ E. D. Sontag, *Some remarks on the backpropagation algorithm for neural net lear
 
 **Conventions.** Data are n examples: inputs u^i ∈ R^m (the rows of the n×m matrix A) and
 targets y_i ∈ {+1, −1}; `bias: true` appends a constant input 1 (its weight comes last).
-The error is E(x) = Σ_i (θ(A_i·x) − y_i)², with no factor 1/2 (the paper's (**)); with
-B = diag(y)·A it equals Σ_i (1 − θ(B_i·x))². Gradient descent is x_{t+1} = x_t − η·∇E(x_t) and
-t counts steps (passes over the data for `online`).
+The error is `E(x) = Σ_i (θ(A_i·x) − y_i)²`, with no factor 1/2 (the paper's (**)); with
+`B = diag(y)·A` it equals `Σ_i (1 − θ(B_i·x))²`. Gradient descent is
+`x_{t+1} = x_t − η·∇E(x_t)` and t counts steps (passes over the data for `online`).
 
 **Activations** θ, odd and onto (−1, 1), and the tails of 1 − θ(z) as z → ∞:
 `tanh` (2e^(−2z)), `logistic` = 2/(1+e^(−z)) − 1 (2e^(−z)), `arctan` = (2/π)·atan
@@ -54,6 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=version("learndyn"),
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.ready = False
@@ -74,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     auth = problem_responses(401) if settings.api_key is not None else None
     app.include_router(train.router, dependencies=guards, responses=auth)
     app.include_router(ops.router)
+    install_docs(app)
     return app
 
 

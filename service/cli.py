@@ -18,13 +18,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="serve the API with uvicorn (the default)")
     serve.add_argument("--host", default=defaults.host, help="bind address [%(default)s]")
     serve.add_argument("--port", type=int, default=defaults.port, help="port [%(default)s]")
-    serve.add_argument("--workers", type=int, default=1, help="worker processes [%(default)s]")
+    serve.add_argument(
+        "--workers", type=int, default=defaults.workers, help="worker processes [%(default)s]"
+    )
     commands.add_parser("openapi", help="print the OpenAPI schema as JSON")
     train = commands.add_parser("train", help="POST a request file to a running service")
     train.add_argument("file", help="a JSON TrainRequest ('-' for standard input)")
     train.add_argument("--url", default=f"http://{defaults.host}:{defaults.port}")
     train.add_argument("--json", action="store_true", help="print the raw JSON answer")
+
+    commands.add_parser("warmup", help="compile the descent kernels once (the Dockerfile's build)")
     args = parser.parse_args(argv)
+
+    if args.command == "warmup":
+        from service.core.warmup import warm_up
+
+        print(f"learndyn warmup: {warm_up()} runs")
+        return 0
 
     if args.command == "train":
         return _train(args.file, args.url, args.json)
@@ -46,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "service.app:app",
         host=getattr(args, "host", defaults.host),
         port=getattr(args, "port", defaults.port),
-        workers=getattr(args, "workers", 1),
+        workers=getattr(args, "workers", defaults.workers),
         access_log=False,  # service.api.access_log writes JSON lines instead
         log_config=LOG_CONFIG,
         timeout_graceful_shutdown=int(defaults.compute_seconds) + 5,

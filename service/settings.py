@@ -7,11 +7,12 @@ variable                      default       meaning
 ============================  ============  ===================================================
 LEARNDYN_HOST                 127.0.0.1     address ``learndyn serve`` binds
 LEARNDYN_PORT                 8000          port ``learndyn serve`` binds
+LEARNDYN_WORKERS              1             uvicorn worker processes of ``learndyn serve``
 LEARNDYN_MAX_BODY_BYTES       8388608       request bodies above this get 413, unparsed
 LEARNDYN_MAX_CELLS            5000000       n·m (after the bias column) above this gets 422
 LEARNDYN_MAX_WORK             2000000000    steps·n·m above this gets 422
 LEARNDYN_MAX_RECORD_POINTS    10000         record.points above this gets 422
-LEARNDYN_COMPUTE_SECONDS      120           wall time of one computation; past it: 503
+LEARNDYN_COMPUTE_SECONDS      120           wall time of one computation; past it: 504
 LEARNDYN_COMPUTE_SLOTS        (cores)       computations running at once
 LEARNDYN_QUEUE_SECONDS        2             how long a request waits for a slot; then 503
 LEARNDYN_RETRY_AFTER          5             seconds, the Retry-After of a 503
@@ -47,6 +48,7 @@ class Settings:
     retry_after: int = 5
     api_key: str | None = None
     cors_origins: tuple[str, ...] = ()
+    workers: int = 1
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Body, Depends
 
+from service.api.examples import TRAIN_EXAMPLES
 from service.api.limits import check_size, check_work, get_settings
 from service.api.problems import PROBLEM_RESPONSES
 from service.core.activations import get_activation
@@ -20,7 +21,8 @@ router = APIRouter(tags=["training"])
 
 @router.post("/train", operation_id="train", responses=PROBLEM_RESPONSES)
 def train(
-    request: TrainRequest, settings: Annotated[Settings, Depends(get_settings)]
+    request: Annotated[TrainRequest, Body(openapi_examples=TRAIN_EXAMPLES)],
+    settings: Annotated[Settings, Depends(get_settings)],
 ) -> TrainResponse:
     """Run gradient descent and judge the weights' fate."""
     data = request.dataset

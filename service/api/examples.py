@@ -1,0 +1,72 @@
+"""The paper's cases as named request examples, one table per operation.
+
+Each entry is an OpenAPI Example object (``summary``, ``description``, ``value``) given to
+``Body(openapi_examples=...)``; Swagger UI offers them in a drop-down, ReDoc lists them. A test
+validates every example of every operation against the operation's request schema and sends it
+to the service, expecting 200.
+"""
+
+from __future__ import annotations
+
+from fastapi.openapi.models import Example
+
+TRAIN_EXAMPLES: dict[str, Example] = {
+    "log_rule": {
+        "summary": "The paper's log rule: E(x) = (tanh x − 1)², x₀ = 0",
+        "description": "One input 1 with target +1 (§3 of the paper). The only minimum is at "
+        "+∞: the weight grows like (1/4)·log t, so the steps shrink like 1/(4t) while the "
+        "weight diverges, and t·(x(t+1) − x(t)) in the history settles near 1/4.",
+        "value": {
+            "dataset": {"inputs": [[1.0]], "targets": [1]},
+            "activation": "tanh",
+            "method": "gd",
+            "learning_rate": 0.1,
+            "steps": 10000,
+            "record": {"points": 20},
+        },
+    },
+    "polynomial_tail": {
+        "summary": "The same run with arctan: a polynomial tail",
+        "description": "θ = (2/π)·atan has 1 − θ(x) ≈ (2/π)/x, so ẋ ∝ x⁻³ and the weight "
+        "grows like t^(1/4): faster than any logarithm, which is why the tail of θ matters.",
+        "value": {
+            "dataset": {"inputs": [[1.0]], "targets": [1]},
+            "activation": "arctan",
+            "learning_rate": 0.1,
+            "steps": 10000,
+            "record": {"points": 20},
+        },
+    },
+}
+
+# For POST /minima and POST /separability, which are built on other branches: their routers
+# pass these to Body(openapi_examples=...) once merged.
+MINIMA_EXAMPLES: dict[str, Example] = {
+    "type_3_landscape": {
+        "summary": "Sontag's type 3: V spanned by (1, −a), a = 3, tanh",
+        "description": "Inputs 1 and −3, both targets +1: E(x) = (tanh x − 1)² + "
+        "(tanh 3x + 1)². E(1) > 4 while E → 4 as x → ±∞, so there is a finite local maximum "
+        "and a local minimum on each side of it: one finite (the global minimum) and one at "
+        "x = +∞ (§2 of the paper, Figures 2 and 4).",
+        "value": {
+            "dataset": {"inputs": [[1.0], [-3.0]], "targets": [1, 1]},
+            "activation": "tanh",
+        },
+    },
+}
+
+SEPARABILITY_EXAMPLES: dict[str, Example] = {
+    "xor": {
+        "summary": "XOR with a bias input: not separable",
+        "description": "The four corners of the square with XOR labels (±1), a threshold "
+        "weight appended. No weights separate them, strictly or weakly: the answer carries a "
+        "Gordan certificate λ ≥ 0, λ ≠ 0 with Bᵀλ = 0 (here λ = (1, 1, 1, 1)).",
+        "value": {
+            "dataset": {
+                "inputs": [[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]],
+                "targets": [-1, 1, 1, -1],
+                "bias": True,
+            },
+        },
+    },
+}
