@@ -11,7 +11,7 @@ from importlib.metadata import version
 
 from fastapi import FastAPI
 
-from service.api import ops, train
+from service.api import minima, ops, train
 from service.api.body_limit import BodyLimitMiddleware
 from service.api.problems import install_problem_handlers
 from service.settings import Settings
@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.include_router(train.router)
     app.include_router(ops.router)
+    app.include_router(minima.router)
     return app
 
 

@@ -70,6 +70,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Literal
 
 import numpy as np
 from scipy.optimize import brentq, minimize_scalar
@@ -107,7 +108,7 @@ class InfinityEnd:
 
     error_limit: float
     local_min: bool
-    approach: str
+    approach: Literal["above", "below", "constant"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +128,7 @@ class Subspace:
     3: v ∝ (1, −a) with a = −v_2/v_1 > 0. The paper's parameter is ``v_1·x``.
     """
 
-    type: int
+    type: Literal[0, 1, 2, 3]
     a: float | None
     vector: tuple[float, float]
 
@@ -189,7 +190,8 @@ class _Family:
 
     const: Callable[[Array], Array]
     var: Callable[[Array, Array, bool], Array]
-    k: Callable[[Array, bool], Array]
+    k: Callable[[Array, bool], tuple[Array, Array]]
+    """The rate k(β) as an unevaluated sum hi + lo (exact for binary-fraction β)."""
     phi: Callable[[Array], Array]
 
 
@@ -198,7 +200,7 @@ def _exponential_family(rate: float) -> _Family:
     return _Family(
         const=lambda beta: np.log(4.0 * rate * beta),
         var=lambda beta, t, dec: -3.0 * np.log1p(np.exp(-rate * beta * t)),
-        k=lambda beta, dec: 2.0 * beta if dec else beta,
+        k=lambda beta, dec: (2.0 * beta if dec else beta, 0.0 * beta),
         phi=lambda t: rate * t,
     )
 
@@ -209,10 +211,25 @@ def _gaussian_var(beta: Array, t: Array, decaying: bool) -> Array:
     return np.asarray(np.log(erfcx(z)) if decaying else np.log1p(erf(z)))
 
 
+def _square(beta: Array) -> tuple[Array, Array]:
+    """β² = hi + lo exactly (Dekker's product): near-equal rates β_r² ≈ 2β_d² must not
+    lose their difference to rounding, which x² then multiplies."""
+    c = 134217729.0 * beta
+    top = c - (c - beta)
+    bottom = beta - top
+    hi = beta * beta
+    return hi, ((top * top - hi) + 2.0 * top * bottom) + bottom * bottom
+
+
+def _gaussian_k(beta: Array, decaying: bool) -> tuple[Array, Array]:
+    hi, lo = _square(beta)
+    return (2.0 * hi, 2.0 * lo) if decaying else (hi, lo)
+
+
 _GAUSSIAN = _Family(
     const=lambda beta: np.log(2.0 * beta) - _LOG_SQRT_PI,
     var=_gaussian_var,
-    k=lambda beta, dec: 2.0 * beta * beta if dec else beta * beta,
+    k=_gaussian_k,
     phi=lambda t: t * t,
 )
 
@@ -235,7 +252,7 @@ def _polynomial_var(beta: Array, t: Array, decaying: bool) -> Array:
 _POLYNOMIAL = _Family(
     const=lambda beta: np.log(beta) + 2.0 * math.log(2.0 / math.pi),
     var=_polynomial_var,
-    k=lambda beta, dec: 0.0 * beta,
+    k=lambda beta, dec: (0.0 * beta, 0.0 * beta),
     phi=lambda t: 0.0 * t,
 )
 
@@ -293,10 +310,14 @@ def _side(
         family = _POLYNOMIAL
     # σ·b > 0 is "decaying"; N holds b < 0, so N decays on σ = −1 and P on σ = +1.
     k_n, k_p = family.k(bn, sigma < 0), family.k(bp, sigma > 0)
-    k_ref = min(float(k_n.min()), float(k_p.min()))
+    # the smallest rate, with its low part (Sterbenz: hi − hi_ref is exact near a tie)
+    hi = np.concatenate([k_n[0], k_p[0]])
+    lo = np.concatenate([k_n[1], k_p[1]])
+    ref = int(np.argmin(hi + lo))
 
-    def group(beta: Array, mult: Array, k: Array, dec: bool) -> _Group:
-        return _Group(beta, np.log(mult) + family.const(beta), k - k_ref, dec)
+    def group(beta: Array, mult: Array, k: tuple[Array, Array], dec: bool) -> _Group:
+        dk = np.maximum((k[0] - hi[ref]) + (k[1] - lo[ref]), 0.0)
+        return _Group(beta, np.log(mult) + family.const(beta), dk, dec)
 
     return _Side(sigma, family, group(bn, mn, k_n, sigma < 0), group(bp, mp, k_p, sigma > 0))
 
@@ -536,9 +557,9 @@ def _error(values: Array, mults: Array, activation: Activation, x: Array) -> Arr
 def _subspace(b: Array) -> Subspace:
     v1, v2 = float(b[0]), float(b[1])
     if v1 == 0.0 and v2 == 0.0:
-        return Subspace(0, None, (v1, v2))
+        return Subspace(0, None, (v1 + 0.0, v2 + 0.0))
     if v1 == 0.0:
-        return Subspace(1, None, (v1, v2))
+        return Subspace(1, None, (v1 + 0.0, v2 + 0.0))
     a = v2 / v1
     if a >= 0.0:
         return Subspace(2, a + 0.0, (v1, v2))
