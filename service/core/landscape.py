@@ -88,6 +88,13 @@ DEGENERATE_TOLERANCE = 1e-11
 """A local minimum of |F| = |log N − log P| below this, without a sign change, is reported
 as a degenerate critical point (|E'| ≤ 1e-11·(N + P))."""
 
+MAX_MAGNITUDE = 1e150
+"""Nonzero inputs must have magnitudes in [1/MAX_MAGNITUDE, MAX_MAGNITUDE] ..."""
+
+MAX_SPREAD = 1e100
+"""... and span at most 100 decades (max|b_i| ≤ MAX_SPREAD·min|b_i| over b_i ≠ 0), so that
+every term, rate and grid point of the scan is a normal float64."""
+
 _CHUNK = 1 << 21
 _LOG_SQRT_PI = 0.5 * math.log(math.pi)
 
@@ -516,11 +523,21 @@ def _roots_on_grid(fx: Callable[[float], float], x: Array, f: Array) -> list[tup
             continue
         elif s[i] * s[i + 1] < 0:
             found.append((root(float(x[i]), float(x[i + 1])), _kind(s[i], s[i + 1])))
-        elif 0 < i and s[i - 1] == s[i]:
-            a = abs(f[i])
-            if a <= abs(f[i - 1]) and a <= abs(f[i + 1]) and a < 2.0:
-                found.extend(_refine_dip(fx, float(x[i - 1]), float(x[i + 1]), s[i], root))
+        elif 0 < i and s[i - 1] == s[i] and _is_dip(abs(f[i - 1]), abs(f[i]), abs(f[i + 1])):
+            found.extend(_refine_dip(fx, float(x[i - 1]), float(x[i + 1]), s[i], root))
     return found
+
+
+def _is_dip(left: float, mid: float, right: float) -> bool:
+    """|F| has a grid minimum that may hide two roots or a double one: the parabola through
+    the three values dips well below the middle one, or the middle one is near 0. Flat
+    stretches (F ≈ const, with rounding wiggles) are not dips."""
+    depth = min(left, right) - mid
+    if depth <= 1e-9 * max(1.0, mid):
+        return False
+    curvature = left + right - 2.0 * mid
+    bottom = mid - (right - left) ** 2 / (8.0 * curvature)
+    return bottom < 0.5 * mid or mid < 0.05
 
 
 def _refine_dip(
@@ -566,15 +583,38 @@ def _subspace(b: Array) -> Subspace:
     return Subspace(3, -a, (v1, v2))
 
 
-def _curve(b: Array, values: Array, mults: Array, activation: Activation, points: int) -> Curve:
+def _curve(
+    b: Array, values: Array, mults: Array, activation: Activation, points: int, k: int
+) -> Curve:
+    """Samples on the centred data b (= data·2^k); the weights are returned as x·2^k."""
     nz = np.abs(values[values != 0.0])
     scale = float(np.exp(-np.mean(np.log(nz)))) if nz.size else 1.0
     s = -0.5 * math.pi + math.pi * (np.arange(points) + 0.5) / points
     x = scale * np.tan(s)
-    with np.errstate(over="ignore"):
-        err = _error(values, mults, activation, x)
+    err = _error(values, mults, activation, x)
     image = activation.theta(np.outer(x, b)) if b.size == 2 else None
-    return Curve(s=s, x=x, error=err, image=image, scale=scale)
+    return Curve(s=s, x=np.ldexp(x, k), error=err, image=image, scale=math.ldexp(scale, k))
+
+
+def _normalise(b: Array) -> tuple[Array, int]:
+    """``(b·2^k, k)`` with the nonzero |b_i·2^k| centred on 1 (exact: a power of two).
+
+    E(x; b) = E(2^k·x; b·2^−k), so the critical points of the centred data, times 2^k, are
+    those of b.
+    """
+    nz = np.abs(b[b != 0.0])
+    if nz.size == 0:
+        return b, 0
+    lo, hi = float(nz.min()), float(nz.max())
+    if lo < 1.0 / MAX_MAGNITUDE or hi > MAX_MAGNITUDE or hi > MAX_SPREAD * lo:
+        raise InvalidProblem(
+            "dataset.inputs",
+            f"the nonzero inputs must have magnitudes between {1 / MAX_MAGNITUDE:g} and "
+            f"{MAX_MAGNITUDE:g} and span at most {math.log10(MAX_SPREAD):.0f} decades "
+            f"(max/min ≤ {MAX_SPREAD:g}); got magnitudes from {lo:g} to {hi:g}",
+        )
+    k = -round((math.frexp(lo)[1] + math.frexp(hi)[1]) / 2)
+    return np.ldexp(b, k), k
 
 
 def _infinity_end(limit: float, slope_sign: int) -> InfinityEnd:
@@ -640,12 +680,13 @@ def find_critical_points(
     """
     b = np.asarray(b, dtype=np.float64)
     n = b.size
+    subspace = _subspace(b) if n == 2 else None
+    b, k = _normalise(b)
     values, counts = np.unique(b, return_counts=True)
     mults = counts.astype(np.float64)
     zeros = float(mults[values == 0.0].sum())
     neg, pos = values < 0.0, values > 0.0
-    subspace = _subspace(b) if n == 2 else None
-    curve = _curve(b, values, mults, activation, curve_points) if curve_points else None
+    curve = _curve(b, values, mults, activation, curve_points, k) if curve_points else None
     if not (neg.any() or pos.any()):
         end = InfinityEnd(float(n), False, "constant")
         return Landscape((), end, end, (), float(n), math.sqrt(n), True, subspace, curve)
@@ -664,9 +705,17 @@ def find_critical_points(
     found.sort()
     xs = np.array([x for x, _ in found])
     errors = _error(values, mults, activation, xs) if found else np.empty(0)
+    with np.errstate(over="ignore"):
+        xs = np.ldexp(xs, k)
+    if not np.all(np.isfinite(xs)):
+        raise InvalidProblem(
+            "dataset.inputs",
+            "a critical point lies beyond the float64 range (|x| > 1.8e308); scale the inputs up",
+        )
     kinds = {1: CriticalKind.MIN, -1: CriticalKind.MAX, 0: CriticalKind.DEGENERATE}
     points = tuple(
-        CriticalPoint(float(x), kinds[k], float(e)) for (x, k), e in zip(found, errors, strict=True)
+        CriticalPoint(float(x), kinds[code], float(e))
+        for x, (_, code), e in zip(xs, found, errors, strict=True)
     )
     minima: list[LocalMinimum] = []
     if minus.local_min:

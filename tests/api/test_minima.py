@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -136,3 +138,17 @@ def test_schema_declares_the_route_and_its_errors() -> None:
     assert "application/problem+json" in responses["422"]["content"]
     fields = schema["components"]["schemas"]["MinimaResponse"]["properties"]
     assert {"critical_points", "infinity", "local_minima", "global_minimum", "flat"} <= set(fields)
+
+
+def test_readme_minima_example(client: TestClient) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Local minima of a one-weight problem", 1)[1]
+    request = section.split("-d '\n", 1)[1].split("'\n", 1)[0]
+    status, body = post(client, json.loads(request))
+    assert status == 200
+    got = [(p["kind"], round(p["x"], 7), round(p["error"], 7)) for p in body["critical_points"]]
+    assert got == [("min", -0.1811741, 1.6449232), ("max", 0.8090037, 4.0478807)]
+    assert "min x = -0.1811741 (E = 1.6449232)" in section
+    assert "max x = 0.8090037 (E = 4.0478807)" in section
+    assert [m["location"] for m in body["local_minima"]] == ["finite", "+inf"]
+    assert {"type": 3, "a": 3.0}.items() <= body["subspace"].items()

@@ -94,17 +94,20 @@ def _float_terms(name: str, b: np.ndarray, x: np.ndarray) -> np.ndarray:
     return -2.0 * b[:, None] * c * d
 
 
-def slope_signs(name: str, b: Sequence[float], xs: np.ndarray) -> np.ndarray:
+def slope_signs(name: str, b: Sequence[float], xs: np.ndarray, dps: int = 30) -> np.ndarray:
     """sign E'(x) at each x: float64 where its terms are normal and do not nearly cancel,
-    mpmath (30 digits) elsewhere."""
+    mpmath (``dps`` digits) elsewhere."""
     bb = np.asarray([v for v in b if v != 0.0], dtype=np.float64)
     terms = _float_terms(name, bb, xs)
     total, scale = terms.sum(axis=0), np.abs(terms).sum(axis=0)
     sure = (scale > 1e-280) & (np.abs(total) > 1e-9 * scale)
     signs = np.sign(total)
-    with mp.workdps(30):
+    with mp.workdps(dps):
         for j in np.flatnonzero(~sure):
-            signs[j] = mp.sign(slope(name, bb.tolist(), mp.mpf(float(xs[j]))))
+            exact = slope_terms(name, bb.tolist(), mp.mpf(float(xs[j])))
+            total_mp, size = mp.fsum(exact), mp.fsum(abs(t) for t in exact)
+            # within rounding of the working precision: an exact zero (e.g. E'(0), Σb = 0)
+            signs[j] = 0 if abs(total_mp) <= size * mp.mpf(10) ** (10 - dps) else mp.sign(total_mp)
     return signs
 
 
