@@ -19,11 +19,17 @@ from both sums before they are compared, so F keeps its accuracy even where both
 10^(−10^15).
 
 Finite critical points are the roots of F: bracketed on a log-spaced grid of |x| (both
-signs, and 0) that reaches from ``10^−2/max|b_i|`` to beyond the last possible root, refined
-with Brent's method; a grid point where |F| has a local minimum without a sign change is
-refined by bounded minimisation, which finds close pairs of roots (two brackets) or a
-degenerate (double) root. The grid's far end ("reach") is certified by the asymptotics
-below: past it, E' has the sign of its leading asymptotic term.
+signs, 32 points a decade, and 0) that reaches from ``10^−2/max|b_i|`` to beyond the last
+possible root, refined with Brent's method. Inside ``|x| < 10^−2/max|b_i|`` E' is increasing
+(every term of E'' is positive there), so one sign change shows the one root it can hold.
+Where |F| has a grid minimum without a sign change and the parabola through the three values
+dips well below it (or it is near 0), bounded minimisation of |F| splits a close pair of
+roots into two brackets, or finds a degenerate (double) root. The grid's far end ("reach")
+is certified by the asymptotics below: past it, E' has the sign of its leading term.
+
+The data are first scaled by an exact power of two so that the nonzero |b_i| centre on 1
+(E(x; b) = E(2^k·x; 2^−k·b)); nonzero |b_i| must lie in [1e−150, 1e150] and span at most
+100 decades, so that every rate, term and grid point stays a normal float64.
 
 Infinity
 --------
@@ -95,7 +101,7 @@ MAX_SPREAD = 1e100
 """... and span at most 100 decades (max|b_i| ≤ MAX_SPREAD·min|b_i| over b_i ≠ 0), so that
 every term, rate and grid point of the scan is a normal float64."""
 
-_CHUNK = 1 << 21
+_CHUNK = 1 << 19
 _LOG_SQRT_PI = 0.5 * math.log(math.pi)
 
 
@@ -310,6 +316,9 @@ def _side(
 ) -> _Side:
     kind = activation.tail.kind
     if kind is TailClass.EXPONENTIAL:
+        # the family's closed form is 1 − θ(z) = 2/(1 + e^{rz}) (tanh, logistic)
+        if activation.tail.coefficient != 2.0:
+            raise ValueError(f"{activation.name}: exponential tail not of the form 2/(1+e^rz)")
         family = _exponential_family(activation.tail.rate)
     elif kind is TailClass.GAUSSIAN:
         family = _GAUSSIAN

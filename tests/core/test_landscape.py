@@ -230,3 +230,15 @@ def test_curve_samples_the_whole_line_and_the_image_curve() -> None:
     np.testing.assert_allclose(curve.image, np.tanh(np.outer(curve.x, b)), rtol=1e-15)
     expected = (1 - np.tanh(curve.x)) ** 2 + (1 - np.tanh(-3.0 * curve.x)) ** 2
     np.testing.assert_allclose(curve.error, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_the_naive_float_scan_sees_an_extremum_that_does_not_exist() -> None:
+    # E' = −2Σ b(1 − tanh(bx))·sech²(bx) in plain float64: 1 − tanh x is exactly 0 from
+    # x ≈ 19, while sech²(3x) lives on to x ≈ 118, so the naive E' turns positive there.
+    b = [1.0, -3.0]
+    x = np.linspace(10.0, 40.0, 301)
+    naive = -2.0 * sum(v * (1.0 - np.tanh(v * x)) / np.cosh(v * x) ** 2 for v in b)
+    assert np.any(np.diff(np.sign(naive)) != 0)  # a fake critical point near x = 19
+    truth = ref.slope_signs("tanh", b, x)
+    assert np.all(truth == -1.0)  # at 30 digits E' < 0 on the whole stretch
+    assert all(abs(p.x) < 1.0 for p in land(b).critical_points)
