@@ -242,3 +242,39 @@ def test_the_naive_float_scan_sees_an_extremum_that_does_not_exist() -> None:
     truth = ref.slope_signs("tanh", b, x)
     assert np.all(truth == -1.0)  # at 30 digits E' < 0 on the whole stretch
     assert all(abs(p.x) < 1.0 for p in land(b).critical_points)
+
+
+@pytest.fixture(scope="module")
+def arctan_fold() -> tuple[float, float]:
+    """(x*, a*) where the max and the far min of arctan with b = (1, −a) merge: E' = E'' = 0,
+    solved at 40 digits."""
+    with mp.workdps(40):
+
+        def slope(x: mp.mpf, a: mp.mpf) -> mp.mpf:
+            return ref.slope("arctan", [1, -a], x)
+
+        def curvature(x: mp.mpf, a: mp.mpf) -> mp.mpf:
+            return mp.diff(lambda y: ref.slope("arctan", [1, -a], y), x)
+
+        x, a = mp.findroot([slope, curvature], (mp.mpf("1.3"), mp.mpf("7.5")))
+        return float(x), float(a)
+
+
+@pytest.mark.parametrize("rel", [1e-3, 1e-6, 1e-9])
+def test_close_pair_of_roots_near_a_fold_is_split(
+    arctan_fold: tuple[float, float], rel: float
+) -> None:
+    x_fold, a_fold = arctan_fold
+    above = [1.0, -a_fold * (1.0 + rel)]  # two roots ~ x*·√rel apart: inside one grid cell
+    result = land(above, "arctan")
+    kinds = [p.kind for p in result.critical_points]
+    assert kinds == [CriticalKind.MIN, CriticalKind.MAX, CriticalKind.MIN]
+    pair = [p.x for p in result.critical_points[1:]]
+    assert pair[0] < x_fold < pair[1] and pair[1] - pair[0] < 0.1 * x_fold
+    for x in pair:
+        assert ref.relative_slope("arctan", above, x) < 1e-12
+    below = [1.0, -a_fold * (1.0 - rel)]
+    result = land(below, "arctan")
+    assert [p.kind for p in result.critical_points] == [CriticalKind.MIN]
+    grid = np.linspace(0.9 * x_fold, 1.1 * x_fold, 201)
+    assert np.all(ref.slope_signs("arctan", below, grid, dps=40) > 0)
