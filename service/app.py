@@ -13,7 +13,7 @@ import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from service.api import ops, train
+from service.api import minima, ops, train
 from service.api.access_log import AccessLogMiddleware
 from service.api.body_limit import BodyLimitMiddleware
 from service.api.docs import install_docs
@@ -75,7 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AccessLogMiddleware)
     guards = compute_guards(settings)
     auth = problem_responses(401) if settings.api_key is not None else None
-    app.include_router(train.router, dependencies=guards, responses=auth)
+    for compute in (train.router, minima.router):
+        app.include_router(compute, dependencies=guards, responses=auth)
     app.include_router(ops.router)
     install_docs(app)
     return app

@@ -55,3 +55,20 @@ class Verdict(StrEnum):
     LINEAR = "linear"
     UNSTABLE = "unstable"
     UNDETERMINED = "undetermined"
+
+
+class CriticalKind(StrEnum):
+    """A finite critical point of a one-weight error E(x): E' changes sign from − to +
+    (``min``), from + to − (``max``), or vanishes without changing sign (``degenerate``)."""
+
+    MIN = "min"
+    MAX = "max"
+    DEGENERATE = "degenerate"
+
+
+class Location(StrEnum):
+    """Where a local minimum of E lies: at a finite x, or as x → +∞ / −∞."""
+
+    FINITE = "finite"
+    PLUS_INF = "+inf"
+    MINUS_INF = "-inf"

@@ -53,6 +53,17 @@ MINIMA_EXAMPLES: dict[str, Example] = {
             "activation": "tanh",
         },
     },
+    "arctan_polynomial_tails": {
+        "summary": "Type 3 with a = 10, arctan: two finite minima, none at infinity",
+        "description": "Inputs 1 and −10, both targets +1, θ = (2/π)·atan. The polynomial tails "
+        "change the picture: E has minima near x ≈ −0.155 and x ≈ 2.724 with a maximum "
+        "between, and E approaches 4 from below at both ends, so neither infinity is a local "
+        "minimum.",
+        "value": {
+            "dataset": {"inputs": [[1.0], [-10.0]], "targets": [1, 1]},
+            "activation": "arctan",
+        },
+    },
 }
 
 SEPARABILITY_EXAMPLES: dict[str, Example] = {

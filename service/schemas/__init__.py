@@ -40,3 +40,29 @@ __all__ = [
     "Verdict",
     "Version",
 ]
+
+from service.schemas.minima import (  # noqa: E402
+    CriticalPointOut,
+    CurveOut,
+    CurveRequest,
+    GlobalMinimum,
+    Infinity,
+    InfinityEndOut,
+    LocalMinimumOut,
+    MinimaRequest,
+    MinimaResponse,
+    SubspaceOut,
+)
+
+__all__ += [
+    "CriticalPointOut",
+    "CurveOut",
+    "CurveRequest",
+    "GlobalMinimum",
+    "Infinity",
+    "InfinityEndOut",
+    "LocalMinimumOut",
+    "MinimaRequest",
+    "MinimaResponse",
+    "SubspaceOut",
+]
