@@ -12,6 +12,7 @@ from importlib.metadata import version
 from fastapi import FastAPI
 
 from service.api import ops, train
+from service.api import separability as separability_api
 from service.api.body_limit import BodyLimitMiddleware
 from service.api.problems import install_problem_handlers
 from service.settings import Settings
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.include_router(train.router)
+    app.include_router(separability_api.router)
     app.include_router(ops.router)
     return app
 

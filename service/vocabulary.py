@@ -55,3 +55,12 @@ class Verdict(StrEnum):
     LINEAR = "linear"
     UNSTABLE = "unstable"
     UNDETERMINED = "undetermined"
+
+
+class CertificateKind(StrEnum):
+    """The theorem of the alternative a separability certificate comes from (with
+    B = diag(y)·A): ``gordan`` λ ≥ 0, Σλ = 1, Bᵀλ = 0 (no v has B·v > 0); ``stiemke`` the same
+    with every λ_i > 0 (no v has B·v ≥ 0 with B·v ≠ 0)."""
+
+    GORDAN = "gordan"
+    STIEMKE = "stiemke"

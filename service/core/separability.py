@@ -1,0 +1,406 @@
+"""Linear separability of the reduced data B = diag(y)·A, with certificates a client can check.
+
+Conventions
+-----------
+B is n×m (with the bias column when ``bias`` is true); row i is ``b_i = y_i·u^i``. Example i
+is classified correctly by weights v when its margin ``b_i·v > 0``.
+
+* **Strictly separable**: some v has ``B·v > 0`` (every example correct). By Gordan's theorem
+  of the alternative exactly one of these holds: (a) ∃v: B·v > 0; (b) ∃λ ≥ 0, λ ≠ 0 with
+  ``Bᵀ·λ = 0``. A λ of kind (b) is a **Gordan certificate**: the rows have a nonnegative
+  combination equal to zero, so ``λᵀ·B·v = 0`` for every v and not all margins can be > 0.
+* **Weakly separable** (the hypothesis the proof of the Lemma of the paper's §3 uses): some v
+  has ``B·v ≥ 0`` and ``B·v ≠ 0`` — the rows lie in a closed half-space with at least one
+  strictly inside. By Stiemke's theorem exactly one of these holds: (a) such a v exists;
+  (b) ∃λ with every ``λ_i > 0`` and ``Bᵀ·λ = 0``. A λ of kind (b) is a **Stiemke certificate**:
+  for v with B·v ≥ 0, ``0 = λᵀ·B·v = Σ λ_i·(b_i·v)`` forces every margin to be 0.
+* **Hard-margin solution** (strictly separable data only): ``ŵ = argmin ‖w‖₂ subject to
+  B·w ≥ 1``; the geometric margin is ``1/‖ŵ‖``; the support vectors are the rows with a
+  positive multiplier α_i in the KKT conditions ``ŵ = Bᵀ·α``, ``α ≥ 0``, ``B·ŵ ≥ 1``,
+  ``α_i·(b_i·ŵ − 1) = 0``. ŵ is the direction gradient descent follows on separable data
+  with an exponentially-tailed loss (Soudry, Hoffer, Nacson, Gunasekar, Srebro, *The implicit
+  bias of gradient descent on separable data*, JMLR 2018).
+
+Certificates are normalised to ``Σ λ_i = 1`` and verified before they are returned; their
+``residual`` is ``‖Bᵀ·λ‖∞ / max_i ‖b_i‖∞`` (0 for exact arithmetic; scale-free, so with rows
+of order 1 it is the absolute error a client sees).
+
+Methods
+-------
+ŵ comes from least-distance programming (Lawson & Hanson, *Solving Least Squares Problems*,
+ch. 23): with ``E = [Bᵀ; 1ᵀ]`` and ``f = (0, …, 0, 1)``, the nonnegative least-squares
+solution u of ``min ‖E·u − f‖`` has residual ``r = E·u − f``; if r = 0 the constraints
+``B·w ≥ 1`` are inconsistent and ``u/Σu`` is a Gordan certificate, else ``ŵ = −r_{1:m}/r_{m+1}``
+and ``α = u/(−r_{m+1})``. NNLS (Lawson–Hanson, an exact finite active-set method) runs on a
+working set of rows that grows by the most violated constraints until none is violated
+(constraint generation), so large n costs a few passes of B·w. The answer is then polished by
+an exact solve on its support: ŵ is the minimum-norm solution of ``B_S·w = 1`` on the support
+set S (unique even when the support vectors are linearly dependent), and α the nonnegative
+solution of ``B_Sᵀ·α = ŵ``.
+
+The weak condition is decided by one linear program (scipy's ``linprog``, HiGHS) on the
+nonzero rows scaled to unit length: maximise ``(Σ_i b_i)·v`` subject to ``B·v ≥ 0`` and
+``−1 ≤ v ≤ 1``. Its optimum is positive exactly when the data are weakly separable (then v is
+the witness); when it is 0 the LP dual gives ``Bᵀ·(1 + μ) = 0`` with μ ≥ 0, a Stiemke
+certificate, which is then projected exactly onto the null space of Bᵀ. The LP is needed
+only when the data are not strictly separable (strict implies weak).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import linprog, nnls
+
+from service.core.activations import Array
+from service.vocabulary import CertificateKind
+
+CERTIFICATE_TOLERANCE = 1e-10
+"""A certificate is returned only if its residual (see the module docstring) is at most this."""
+
+KKT_TOLERANCE = 1e-8
+"""The hard-margin solution's KKT residual must be at most this (it is typically ~1e-15)."""
+
+_WORKING_SET_GROWTH_MIN = 8
+_MAX_ROUNDS = 200
+_RESOLUTION = 1e-14
+
+
+@dataclass(frozen=True, slots=True)
+class Certificate:
+    """Multipliers λ (length n, ``Σλ = 1``) with ``Bᵀ·λ = 0`` up to ``residual``."""
+
+    kind: CertificateKind
+    multipliers: Array
+    residual: float
+    """``‖Bᵀ·λ‖∞ / max_i ‖b_i‖∞``."""
+
+
+@dataclass(frozen=True, slots=True)
+class MaxMargin:
+    """The hard-margin solution ``ŵ = argmin ‖w‖ s.t. B·w ≥ 1`` and its KKT data."""
+
+    weights: Array
+    margin: float
+    """``1/‖ŵ‖₂``: the largest ``min_i b_i·v`` over unit vectors v."""
+    support_vectors: NDArray[np.int64]
+    """Rows with a positive multiplier α_i (indices into the data, ascending)."""
+    multipliers: Array
+    """α (length n, ≥ 0, zero off the support) with ``ŵ = Bᵀ·α``."""
+    kkt_residual: float
+    """The largest of: ``max(0, 1 − min_i b_i·ŵ)`` (primal), ``max(0, −min α)`` (dual),
+    ``‖ŵ − Bᵀα‖∞/‖ŵ‖∞`` (stationarity), ``max_{α_i>0} |b_i·ŵ − 1|`` (complementarity)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Separability:
+    """The separability facts of B (see the module docstring for every definition)."""
+
+    n: int
+    m: int
+    strictly_separable: bool
+    weakly_separable: bool
+    rank: int
+    rows_independent: bool
+    separating_weights: Array | None
+    """Strictly separable: ŵ itself (B·ŵ ≥ 1 > 0). Otherwise None."""
+    half_space_weights: Array | None
+    """Weakly separable: a unit ν with B·ν ≥ 0 (to rounding), B·ν ≠ 0. Otherwise None."""
+    certificate: Certificate | None
+    """Gordan (not strictly separable but weakly), Stiemke (not weakly separable)."""
+    max_margin: MaxMargin | None
+    lemma_applies: bool
+    """The hypothesis of the proof of the paper's Lemma (§3) holds: B is weakly separable, so
+    ∇E(x)·ν < 0 for every x and gradient flow has no bounded trajectory."""
+    lemma_explanation: str
+
+
+def test_separability(B: Array) -> Separability:
+    """Decide strict and weak separability of the rows of B, with witnesses or certificates.
+
+    Parameters
+    ----------
+    B
+        n×m finite matrix, the reduced data ``diag(y)·A`` (bias column included).
+
+    Returns
+    -------
+    Separability
+        Exactly one of ``separating_weights`` and a Gordan certificate is present when the
+        weak condition holds; a Stiemke certificate when it does not. ``rank`` is the
+        numerical rank (SVD, numpy's default tolerance); ``rows_independent`` is
+        ``rank == n`` (which, for n ≥ 1, implies strict separability: B·v = 1 is solvable).
+    """
+    B = np.asarray(B, dtype=np.float64)
+    n, m = B.shape
+    rank = int(np.linalg.matrix_rank(B)) if B.any() else 0
+    max_margin, gordan = _hard_margin(B)
+    strict = max_margin is not None
+    half_space: Array | None
+    certificate: Certificate | None = gordan
+    if strict:
+        assert max_margin is not None
+        w = max_margin.weights
+        half_space = w / np.linalg.norm(w)
+        weak = True
+    else:
+        half_space, stiemke = _weak_condition(B)
+        weak = half_space is not None
+        if not weak:
+            certificate = stiemke
+    return Separability(
+        n=n,
+        m=m,
+        strictly_separable=strict,
+        weakly_separable=weak,
+        rank=rank,
+        rows_independent=rank == n,
+        separating_weights=None if max_margin is None else max_margin.weights,
+        half_space_weights=half_space,
+        certificate=certificate,
+        max_margin=max_margin,
+        lemma_applies=weak,
+        lemma_explanation=_lemma_sentence(weak, rank == n),
+    )
+
+
+def _lemma_sentence(weak: bool, independent: bool) -> str:
+    """One sentence on the Lemma of the paper's §3 for these data."""
+    if not weak:
+        return (
+            "no ν has B·ν ≥ 0 with B·ν ≠ 0 (see the Stiemke certificate), so the Lemma of §3 "
+            "does not apply: bounded trajectories are not ruled out"
+        )
+    sentence = (
+        "the rows of B = diag(y)·A lie in a closed half-space with at least one strictly "
+        "inside, so ∇E never vanishes and gradient flow has no bounded trajectory (the Lemma "
+        "of §3): the weights diverge"
+    )
+    if not independent:
+        sentence += (
+            "; the rows are not linearly independent as the Lemma's statement assumes, but "
+            "its proof needs only the half-space condition"
+        )
+    return sentence
+
+
+def _row_scale(B: Array) -> float:
+    """max_i ‖b_i‖∞ (1 for an all-zero B, so residuals stay defined)."""
+    top = float(np.max(np.abs(B))) if B.size else 0.0
+    return top if top > 0.0 else 1.0
+
+
+def _certificate_residual(B: Array, lam: Array) -> float:
+    return float(np.max(np.abs(B.T @ lam))) / _row_scale(B)
+
+
+# ----------------------------------------------------------------------------------------
+# Strict separability and the hard margin: least-distance programming by constraint generation
+
+
+def _hard_margin(B: Array) -> tuple[MaxMargin | None, Certificate | None]:
+    """ŵ and its KKT data, or a Gordan certificate; exactly one is not None."""
+    n, m = B.shape
+    zero_rows = np.flatnonzero(~B.any(axis=1))
+    if zero_rows.size:  # 0·v = 0 is never > 0: λ = e_i
+        lam = np.zeros(n)
+        lam[zero_rows[0]] = 1.0
+        return None, Certificate(CertificateKind.GORDAN, lam, 0.0)
+    s = 1.0 / float(np.max(np.linalg.norm(B, axis=1)))
+    Bs = B * s  # rows of norm ≤ 1, the largest exactly 1; ŵ(B) = s·ŵ(Bs)
+    working = _initial_working_set(Bs)
+    f = np.zeros(m + 1)
+    f[m] = 1.0
+    for _ in range(_MAX_ROUNDS):
+        E = np.vstack([Bs[working].T, np.ones(working.size)])
+        u, _rnorm = nnls(E, f, maxiter=50 * (working.size + m + 1))
+        r = E @ u - f
+        # −r_{m+1} = 1/(1 + ‖w‖²) with ‖w‖ ≥ 1 here: below _RESOLUTION the margin is < 1e-7
+        # of the longest row, and NNLS cannot tell it from 0.
+        if -r[m] > _RESOLUTION:
+            w = -r[:m] / r[m]
+            z = Bs @ w
+            violated = np.flatnonzero(z < 1.0 - 1e-9)
+            if violated.size == 0:
+                alpha = np.zeros(n)
+                alpha[working] = u / -r[m]
+                return _polish(B, s, w, alpha), None
+            fresh = np.setdiff1d(violated, working)
+            if fresh.size:
+                grow = max(_WORKING_SET_GROWTH_MIN, m + 1)
+                working = np.union1d(working, fresh[np.argsort(z[fresh], kind="stable")[:grow]])
+                continue
+        gordan = _gordan_from(B, working, u)
+        if gordan is not None:
+            return None, gordan
+        break
+    return _fallback_gordan(B)
+
+
+def _initial_working_set(Bs: Array) -> NDArray[np.int64]:
+    """The rows least aligned with the mean unit row: good first guesses at support vectors."""
+    n, m = Bs.shape
+    size = min(n, max(2 * (m + 1), 16))
+    if size == n:
+        return np.arange(n)
+    unit = Bs / np.linalg.norm(Bs, axis=1)[:, None]
+    d = unit.sum(axis=0)
+    z = Bs @ d
+    return np.sort(np.argpartition(z, size - 1)[:size])
+
+
+def _gordan_from(B: Array, rows: NDArray[np.int64], u: Array | None) -> Certificate | None:
+    """A verified Gordan certificate supported on ``rows`` (from NNLS weights u), or None."""
+    if u is None or not (u > 0).any():
+        return None
+    n = B.shape[0]
+    lam = np.zeros(n)
+    lam[rows] = u / u.sum()
+    exact = _exact_on_support(B, lam)
+    if exact is None:
+        return None
+    residual = _certificate_residual(B, exact)
+    if residual > CERTIFICATE_TOLERANCE:
+        return None
+    return Certificate(CertificateKind.GORDAN, exact, residual)
+
+
+def _exact_on_support(B: Array, lam: Array) -> Array | None:
+    """Re-solve ``B_Sᵀ·λ_S = 0, Σλ_S = 1`` on the support S of λ, keeping λ_S ≥ 0.
+
+    λ_S is moved to the nearest point of the affine set {Bᵀλ = 0, Σλ = 1} restricted to S
+    (a least-squares projection); None if that makes a component negative.
+    """
+    S = np.flatnonzero(lam > 1e-14 * lam.max())
+    M = np.vstack([B[S].T, np.ones(S.size)])  # (m+1)×|S|
+    target = np.zeros(M.shape[0])
+    target[-1] = 1.0
+    correction = np.linalg.lstsq(M, target - M @ lam[S], rcond=None)[0]
+    exact = lam[S] + correction
+    if exact.min() < 0.0:
+        return None
+    out = np.zeros_like(lam)
+    out[S] = exact / exact.sum()
+    return out
+
+
+def _polish(B: Array, s: float, w_scaled: Array, alpha_scaled: Array) -> MaxMargin:
+    """Exact solve on the support set, then the KKT residual on the original B."""
+    w0 = s * w_scaled
+    alpha0 = s * s * alpha_scaled  # ŵ = s·w', w' = (sB)ᵀα' ⇒ ŵ = Bᵀ(s²α')
+    best = _kkt(B, w0, alpha0)
+    support = np.flatnonzero(alpha0 > 1e-12 * alpha0.max()) if alpha0.max() > 0 else None
+    if support is not None and support.size:
+        BS = B[support]
+        w1 = np.asarray(np.linalg.lstsq(BS, np.ones(support.size), rcond=None)[0], np.float64)
+        a1, _ = nnls(BS.T, w1, maxiter=50 * (support.size + 1))
+        alpha1 = np.zeros_like(alpha0)
+        alpha1[support] = a1
+        candidate = _kkt(B, w1, alpha1)
+        if candidate.kkt_residual <= best.kkt_residual:
+            best = candidate
+    return best
+
+
+def _kkt(B: Array, w: Array, alpha: Array) -> MaxMargin:
+    z = B @ w
+    primal = max(0.0, float(1.0 - z.min()))
+    dual = max(0.0, float(-alpha.min()))
+    stationarity = float(np.max(np.abs(w - B.T @ alpha))) / float(np.max(np.abs(w)))
+    on = alpha > 0
+    complementarity = float(np.max(np.abs(z[on] - 1.0))) if on.any() else 0.0
+    return MaxMargin(
+        weights=w,
+        margin=1.0 / float(np.linalg.norm(w)),
+        support_vectors=np.flatnonzero(on).astype(np.int64),
+        multipliers=alpha,
+        kkt_residual=max(primal, dual, stationarity, complementarity),
+    )
+
+
+def _fallback_gordan(B: Array) -> tuple[MaxMargin | None, Certificate | None]:
+    """Constraint generation did not settle (margin below float resolution): the Gordan LP."""
+    n, m = B.shape
+    scale = np.linalg.norm(B, axis=1)
+    Bn = B / scale[:, None]
+    res = linprog(
+        np.zeros(n),
+        A_eq=np.vstack([Bn.T, np.ones(n)]),
+        b_eq=np.r_[np.zeros(m), 1.0],
+        bounds=(0, None),
+        method="highs",
+    )
+    if res.status == 0:
+        lam = _exact_on_support(B, np.asarray(res.x) / scale)
+        if lam is not None:
+            return None, Certificate(CertificateKind.GORDAN, lam, _certificate_residual(B, lam))
+    # Infeasible: strictly separable, yet NNLS did not converge; report the LP's witness.
+    return None, None
+
+
+# ----------------------------------------------------------------------------------------
+# The weak condition (Stiemke): one LP on the unit-scaled nonzero rows
+
+
+def _weak_condition(B: Array) -> tuple[Array | None, Certificate | None]:
+    """A unit ν with B·ν ≥ 0, B·ν ≠ 0, or a Stiemke certificate; exactly one is not None."""
+    n, m = B.shape
+    norms = np.linalg.norm(B, axis=1)
+    nonzero = np.flatnonzero(norms > 0.0)
+    if nonzero.size == 0:  # B·v = 0 for every v
+        lam = np.full(n, 1.0 / n)
+        return None, Certificate(CertificateKind.STIEMKE, lam, 0.0)
+    Bn = B[nonzero] / norms[nonzero, None]
+    res = linprog(
+        -Bn.sum(axis=0),
+        A_ub=-Bn,
+        b_ub=np.zeros(nonzero.size),
+        bounds=(-1.0, 1.0),
+        method="highs",
+    )
+    if res.status != 0:  # pragma: no cover - the LP is feasible (v = 0) and bounded
+        raise RuntimeError(f"test_separability: the half-space LP failed: {res.message}")
+    v = np.asarray(res.x, dtype=np.float64)
+    nu = _half_space_witness(B, v)
+    if nu is not None:
+        return nu, None
+    # Optimum 0: HiGHS's duals μ ≥ 0 for −Bn·v ≤ 0 give Bnᵀ(1 + μ) = 0 (Stiemke).
+    mu = np.abs(np.asarray(res.ineqlin.marginals, dtype=np.float64))
+    lam = np.zeros(n)
+    lam[nonzero] = (1.0 + mu) / norms[nonzero]
+    zero = np.setdiff1d(np.arange(n), nonzero)
+    lam[zero] = lam[nonzero].min()  # any positive value: the zero rows add nothing to Bᵀλ
+    lam = _project_positive(B, lam)
+    return None, Certificate(CertificateKind.STIEMKE, lam, _certificate_residual(B, lam))
+
+
+def _half_space_witness(B: Array, v: Array) -> Array | None:
+    """Clean an LP solution into ν with B·ν ≥ 0 and B·ν ≠ 0, or None if v shows none.
+
+    Margins that HiGHS left within its tolerance of 0 are made exactly 0 (to rounding) by
+    projecting v onto the null space of those rows.
+    """
+    norms = np.linalg.norm(B, axis=1)
+    norms[norms == 0.0] = 1.0
+    z = (B @ v) / norms
+    if z.max() <= 1e-7:
+        return None
+    near_zero = np.flatnonzero(z <= 1e-7)
+    if near_zero.size:
+        Z = B[near_zero]
+        v = v - np.linalg.lstsq(Z, Z @ v, rcond=None)[0]
+    z = (B @ v) / norms
+    scale = float(np.linalg.norm(v))
+    if scale == 0.0 or z.max() <= 1e-9 * scale or z.min() < -1e-12 * scale:
+        return None
+    return v / scale
+
+
+def _project_positive(B: Array, lam: Array) -> Array:
+    """Project λ > 0 onto the null space of Bᵀ (exactly, to rounding), then Σλ = 1."""
+    for _ in range(2):
+        lam = lam - B @ np.linalg.lstsq(B, lam, rcond=None)[0]
+    out: Array = lam / lam.sum()
+    return out
