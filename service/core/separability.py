@@ -66,6 +66,7 @@ KKT_TOLERANCE = 1e-8
 _WORKING_SET_GROWTH_MIN = 8
 _MAX_ROUNDS = 200
 _RESOLUTION = 1e-14
+_POLISH_ROUNDS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,30 +209,36 @@ def _hard_margin(B: Array) -> tuple[MaxMargin | None, Certificate | None]:
         lam = np.zeros(n)
         lam[zero_rows[0]] = 1.0
         return None, Certificate(CertificateKind.GORDAN, lam, 0.0)
-    s = 1.0 / float(np.max(np.linalg.norm(B, axis=1)))
-    Bs = B * s  # rows of norm ≤ 1, the largest exactly 1; ŵ(B) = s·ŵ(Bs)
+    # Scale so that the shortest row has norm 1: then ‖ŵ‖ ≥ 1, and ‖ŵ‖ is large only when the
+    # angular margin is small (the scaled rows are at least as long as unit rows).
+    s = 1.0 / float(np.min(np.linalg.norm(B, axis=1)))
+    Bs = B * s  # ŵ(B) = s·ŵ(Bs)
+    columns = np.hstack([Bs, np.ones((n, 1))])  # the columns of E, one per row of B
+    lengths = np.linalg.norm(columns, axis=1)
     working = _initial_working_set(Bs)
     f = np.zeros(m + 1)
     f[m] = 1.0
     for _ in range(_MAX_ROUNDS):
-        E = np.vstack([Bs[working].T, np.ones(working.size)])
-        u, _rnorm = nnls(E, f, maxiter=50 * (working.size + m + 1))
-        r = E @ u - f
-        # −r_{m+1} = 1/(1 + ‖w‖²) with ‖w‖ ≥ 1 here: below _RESOLUTION the margin is < 1e-7
-        # of the longest row, and NNLS cannot tell it from 0.
+        # NNLS on unit columns (u_i = ũ_i/‖column_i‖): the same problem, better balanced.
+        E = (columns[working] / lengths[working, None]).T
+        u_unit, _rnorm = nnls(E, f, maxiter=50 * (working.size + m + 1))
+        r = E @ u_unit - f
+        u = u_unit / lengths[working]
+        # −r_{m+1} = 1/(1 + ‖w‖²): below _RESOLUTION the angular margin is below ~1e-7 and
+        # NNLS cannot tell it from 0.
         if -r[m] > _RESOLUTION:
             w = -r[:m] / r[m]
             z = Bs @ w
-            violated = np.flatnonzero(z < 1.0 - 1e-9)
-            if violated.size == 0:
-                alpha = np.zeros(n)
-                alpha[working] = u / -r[m]
-                return _polish(B, s, w, alpha), None
-            fresh = np.setdiff1d(violated, working)
+            fresh = np.setdiff1d(np.flatnonzero(z < 1.0 - 1e-9), working)
             if fresh.size:
                 grow = max(_WORKING_SET_GROWTH_MIN, m + 1)
                 working = np.union1d(working, fresh[np.argsort(z[fresh], kind="stable")[:grow]])
                 continue
+            alpha = np.zeros(n)
+            alpha[working] = u / -r[m]
+            best = _polish(B, s * w, s * s * alpha)  # ŵ = s·w', w' = (sB)ᵀα' ⇒ ŵ = Bᵀ(s²α')
+            if float(np.min(B @ best.weights)) > 0.5:  # a witness of strict separability
+                return best, None
         gordan = _gordan_from(B, working, u)
         if gordan is not None:
             return None, gordan
@@ -286,21 +293,35 @@ def _exact_on_support(B: Array, lam: Array) -> Array | None:
     return out
 
 
-def _polish(B: Array, s: float, w_scaled: Array, alpha_scaled: Array) -> MaxMargin:
-    """Exact solve on the support set, then the KKT residual on the original B."""
-    w0 = s * w_scaled
-    alpha0 = s * s * alpha_scaled  # ŵ = s·w', w' = (sB)ᵀα' ⇒ ŵ = Bᵀ(s²α')
+def _polish(B: Array, w0: Array, alpha0: Array) -> MaxMargin:
+    """Refine (w, α) by exact solves on the support set; the best KKT residual wins.
+
+    On a support S, ŵ is the minimum-norm solution of ``B_S·w = 1`` (solved with the rows
+    scaled to unit length, which leaves the solution unchanged and the conditioning better)
+    and α_S the nonnegative least-squares solution of ``B_Sᵀ·α_S = ŵ``. Rows that the new w
+    violates join S, rows with α_i = 0 leave it, for a few rounds (an active-set refinement).
+    """
+    norms = np.linalg.norm(B, axis=1)
     best = _kkt(B, w0, alpha0)
-    support = np.flatnonzero(alpha0 > 1e-12 * alpha0.max()) if alpha0.max() > 0 else None
-    if support is not None and support.size:
-        BS = B[support]
-        w1 = np.asarray(np.linalg.lstsq(BS, np.ones(support.size), rcond=None)[0], np.float64)
-        a1, _ = nnls(BS.T, w1, maxiter=50 * (support.size + 1))
-        alpha1 = np.zeros_like(alpha0)
-        alpha1[support] = a1
-        candidate = _kkt(B, w1, alpha1)
-        if candidate.kkt_residual <= best.kkt_residual:
+    alpha = alpha0
+    for _ in range(_POLISH_ROUNDS):
+        if best.kkt_residual <= 1e-14 or alpha.max() <= 0.0:
+            break
+        support = np.flatnonzero(alpha > 1e-12 * alpha.max())
+        BS = B[support] / norms[support, None]
+        w = np.asarray(np.linalg.lstsq(BS, 1.0 / norms[support], rcond=None)[0], np.float64)
+        a, _ = nnls(B[support].T, w, maxiter=50 * (support.size + 1))
+        alpha = np.zeros_like(alpha0)
+        alpha[support] = a
+        candidate = _kkt(B, w, alpha)
+        if candidate.kkt_residual < best.kkt_residual:
             best = candidate
+        z = B @ w
+        violated = np.setdiff1d(np.flatnonzero(z < 1.0 - 1e-13), support)
+        if violated.size == 0 and candidate.kkt_residual >= best.kkt_residual:
+            break
+        # Rows that w violates enter with a small multiplier, to be sized by the next solve.
+        alpha[violated] = 1e-9 * max(float(alpha.max()), 1e-300)
     return best
 
 
@@ -321,7 +342,15 @@ def _kkt(B: Array, w: Array, alpha: Array) -> MaxMargin:
 
 
 def _fallback_gordan(B: Array) -> tuple[MaxMargin | None, Certificate | None]:
-    """Constraint generation did not settle (margin below float resolution): the Gordan LP."""
+    """Constraint generation did not settle (a margin near float resolution): decide with
+    HiGHS, and report what it finds with its honest residuals.
+
+    The Gordan LP (λ ≥ 0, Σλ = 1, Bᵀλ = 0 on unit rows) is solved; if it is feasible its λ,
+    made exact on its support where possible, is the certificate. If it is infeasible the
+    data are strictly separable, and the LP ``max t s.t. B̂·v ≥ t, −1 ≤ v ≤ 1, t ≤ 1`` gives
+    weights w = v/min(B·v) with B·w ≥ 1; they are reported with α = 0, so their KKT residual
+    says they are not proved optimal.
+    """
     n, m = B.shape
     scale = np.linalg.norm(B, axis=1)
     Bn = B / scale[:, None]
@@ -333,11 +362,23 @@ def _fallback_gordan(B: Array) -> tuple[MaxMargin | None, Certificate | None]:
         method="highs",
     )
     if res.status == 0:
-        lam = _exact_on_support(B, np.asarray(res.x) / scale)
-        if lam is not None:
-            return None, Certificate(CertificateKind.GORDAN, lam, _certificate_residual(B, lam))
-    # Infeasible: strictly separable, yet NNLS did not converge; report the LP's witness.
-    return None, None
+        raw = np.maximum(np.asarray(res.x, dtype=np.float64), 0.0) / scale
+        raw /= raw.sum()
+        exact = _exact_on_support(B, raw)
+        lam = raw if exact is None else exact
+        return None, Certificate(CertificateKind.GORDAN, lam, _certificate_residual(B, lam))
+    res = linprog(
+        np.r_[np.zeros(m), -1.0],
+        A_ub=np.hstack([-Bn, np.ones((n, 1))]),
+        b_ub=np.zeros(n),
+        bounds=[(-1.0, 1.0)] * m + [(None, 1.0)],
+        method="highs",
+    )
+    v = np.asarray(res.x[:m], dtype=np.float64) if res.status == 0 else np.zeros(m)
+    z = B @ v
+    if z.min() > 0.0:
+        return _kkt(B, v / z.min(), np.zeros(n)), None
+    return None, None  # pragma: no cover - HiGHS contradicts itself
 
 
 # ----------------------------------------------------------------------------------------
