@@ -136,7 +136,7 @@ def test_separability(B: Array) -> Separability:
     """
     B = np.asarray(B, dtype=np.float64)
     n, m = B.shape
-    rank = int(np.linalg.matrix_rank(B)) if B.any() else 0
+    rank = numerical_rank(B)
     max_margin, gordan = _hard_margin(B)
     strict = max_margin is not None
     half_space: Array | None
@@ -187,6 +187,22 @@ def _lemma_sentence(weak: bool, independent: bool) -> str:
     return sentence
 
 
+def numerical_rank(B: Array) -> int:
+    """numpy's ``matrix_rank`` (singular values above ``σ_max·max(n, m)·ε``), made cheap for
+    tall B: when the Gram matrix BᵀB shows every singular value above 1e-6·σ_max, the rank is
+    m without an SVD of B (eigenvalues of BᵀB are accurate to ~m·ε·σ_max², so σ_min/σ_max is
+    then known to about 1e-7, far above numpy's threshold); otherwise the full SVD decides.
+    """
+    n, m = B.shape
+    if not B.any():
+        return 0
+    if n > 4 * m:
+        eig = np.linalg.eigvalsh(B.T @ B)
+        if eig[0] > 1e-12 * eig[-1]:
+            return int(m)
+    return int(np.linalg.matrix_rank(B))
+
+
 def _row_scale(B: Array) -> float:
     """max_i ‖b_i‖∞ (1 for an all-zero B, so residuals stay defined)."""
     top = float(np.max(np.abs(B))) if B.size else 0.0
@@ -211,16 +227,17 @@ def _hard_margin(B: Array) -> tuple[MaxMargin | None, Certificate | None]:
         return None, Certificate(CertificateKind.GORDAN, lam, 0.0)
     # Scale so that the shortest row has norm 1: then ‖ŵ‖ ≥ 1, and ‖ŵ‖ is large only when the
     # angular margin is small (the scaled rows are at least as long as unit rows).
-    s = 1.0 / float(np.min(np.linalg.norm(B, axis=1)))
-    Bs = B * s  # ŵ(B) = s·ŵ(Bs)
-    columns = np.hstack([Bs, np.ones((n, 1))])  # the columns of E, one per row of B
-    lengths = np.linalg.norm(columns, axis=1)
-    working = _initial_working_set(Bs)
+    norms = np.sqrt(np.einsum("ij,ij->i", B, B))
+    s = 1.0 / float(norms.min())  # ŵ(B) = s·ŵ(s·B)
+    lengths = np.sqrt((s * norms) ** 2 + 1.0)  # of the columns (s·b_i, 1) of E
+    working = _initial_working_set(B, norms)
+    in_working = np.zeros(n, dtype=bool)
+    in_working[working] = True
     f = np.zeros(m + 1)
     f[m] = 1.0
     for _ in range(_MAX_ROUNDS):
         # NNLS on unit columns (u_i = ũ_i/‖column_i‖): the same problem, better balanced.
-        E = (columns[working] / lengths[working, None]).T
+        E = np.vstack([s * B[working].T, np.ones(working.size)]) / lengths[working]
         u_unit, _rnorm = nnls(E, f, maxiter=50 * (working.size + m + 1))
         r = E @ u_unit - f
         u = u_unit / lengths[working]
@@ -228,15 +245,17 @@ def _hard_margin(B: Array) -> tuple[MaxMargin | None, Certificate | None]:
         # NNLS cannot tell it from 0.
         if -r[m] > _RESOLUTION:
             w = -r[:m] / r[m]
-            z = Bs @ w
-            fresh = np.setdiff1d(np.flatnonzero(z < 1.0 - 1e-9), working)
+            z = s * (B @ w)
+            fresh = np.flatnonzero((z < 1.0 - 1e-9) & ~in_working)
             if fresh.size:
                 grow = max(_WORKING_SET_GROWTH_MIN, m + 1)
-                working = np.union1d(working, fresh[np.argsort(z[fresh], kind="stable")[:grow]])
+                added = fresh[np.argsort(z[fresh], kind="stable")[:grow]]
+                in_working[added] = True
+                working = np.flatnonzero(in_working)
                 continue
             alpha = np.zeros(n)
             alpha[working] = u / -r[m]
-            best = _polish(B, s * w, s * s * alpha)  # ŵ = s·w', w' = (sB)ᵀα' ⇒ ŵ = Bᵀ(s²α')
+            best = _polish(B, norms, s * w, s * s * alpha)  # ŵ = s·w', w' = (sB)ᵀα' ⇒ Bᵀ(s²α')
             if float(np.min(B @ best.weights)) > 0.5:  # a witness of strict separability
                 return best, None
         gordan = _gordan_from(B, working, u)
@@ -246,15 +265,13 @@ def _hard_margin(B: Array) -> tuple[MaxMargin | None, Certificate | None]:
     return _fallback_gordan(B)
 
 
-def _initial_working_set(Bs: Array) -> NDArray[np.int64]:
+def _initial_working_set(B: Array, norms: Array) -> NDArray[np.int64]:
     """The rows least aligned with the mean unit row: good first guesses at support vectors."""
-    n, m = Bs.shape
+    n, m = B.shape
     size = min(n, max(2 * (m + 1), 16))
     if size == n:
         return np.arange(n)
-    unit = Bs / np.linalg.norm(Bs, axis=1)[:, None]
-    d = unit.sum(axis=0)
-    z = Bs @ d
+    z = B @ (B.T @ (1.0 / norms))
     return np.sort(np.argpartition(z, size - 1)[:size])
 
 
@@ -293,7 +310,7 @@ def _exact_on_support(B: Array, lam: Array) -> Array | None:
     return out
 
 
-def _polish(B: Array, w0: Array, alpha0: Array) -> MaxMargin:
+def _polish(B: Array, norms: Array, w0: Array, alpha0: Array) -> MaxMargin:
     """Refine (w, α) by exact solves on the support set; the best KKT residual wins.
 
     On a support S, ŵ is the minimum-norm solution of ``B_S·w = 1`` (solved with the rows
@@ -301,7 +318,6 @@ def _polish(B: Array, w0: Array, alpha0: Array) -> MaxMargin:
     and α_S the nonnegative least-squares solution of ``B_Sᵀ·α_S = ŵ``. Rows that the new w
     violates join S, rows with α_i = 0 leave it, for a few rounds (an active-set refinement).
     """
-    norms = np.linalg.norm(B, axis=1)
     best = _kkt(B, w0, alpha0)
     alpha = alpha0
     for _ in range(_POLISH_ROUNDS):
@@ -317,7 +333,9 @@ def _polish(B: Array, w0: Array, alpha0: Array) -> MaxMargin:
         if candidate.kkt_residual < best.kkt_residual:
             best = candidate
         z = B @ w
-        violated = np.setdiff1d(np.flatnonzero(z < 1.0 - 1e-13), support)
+        below = z < 1.0 - 1e-13
+        below[support] = False
+        violated = np.flatnonzero(below)
         if violated.size == 0 and candidate.kkt_residual >= best.kkt_residual:
             break
         # Rows that w violates enter with a small multiplier, to be sized by the next solve.
