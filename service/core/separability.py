@@ -40,7 +40,8 @@ solution of ``B_Sᵀ·α = ŵ``.
 
 The weak condition is decided by one linear program (scipy's ``linprog``, HiGHS) on the
 nonzero rows scaled to unit length: maximise ``(Σ_i b_i)·v`` subject to ``B·v ≥ 0`` and
-``−1 ≤ v ≤ 1``. Its optimum is positive exactly when the data are weakly separable (then v is
+``−1 ≤ v ≤ 1`` (solved by cutting planes: on a working set of rows grown by the violated
+ones). Its optimum is positive exactly when the data are weakly separable (then v is
 the witness); when it is 0 the LP dual gives ``Bᵀ·(1 + μ) = 0`` with μ ≥ 0, a Stiemke
 certificate, which is then projected exactly onto the null space of Bᵀ. The LP is needed
 only when the data are not strictly separable (strict implies weak).
@@ -412,21 +413,31 @@ def _weak_condition(B: Array) -> tuple[Array | None, Certificate | None]:
         lam = np.full(n, 1.0 / n)
         return None, Certificate(CertificateKind.STIEMKE, lam, 0.0)
     Bn = B[nonzero] / norms[nonzero, None]
-    res = linprog(
-        -Bn.sum(axis=0),
-        A_ub=-Bn,
-        b_ub=np.zeros(nonzero.size),
-        bounds=(-1.0, 1.0),
-        method="highs",
-    )
-    if res.status != 0:  # pragma: no cover - the LP is feasible (v = 0) and bounded
-        raise RuntimeError(f"test_separability: the half-space LP failed: {res.message}")
+    c = Bn.sum(axis=0)
+    # Cutting planes: the LP on a working set of rows, grown by the most violated ones until
+    # its solution satisfies every row (then it solves the full LP, a restriction of it).
+    size = min(nonzero.size, max(4 * (m + 1), 32))
+    working = np.zeros(nonzero.size, dtype=bool)
+    working[np.argpartition(Bn @ c, size - 1)[:size]] = True
+    while True:
+        rows = np.flatnonzero(working)
+        res = linprog(
+            -c, A_ub=-Bn[rows], b_ub=np.zeros(rows.size), bounds=(-1.0, 1.0), method="highs"
+        )
+        if res.status != 0:  # pragma: no cover - the LP is feasible (v = 0) and bounded
+            raise RuntimeError(f"test_separability: the half-space LP failed: {res.message}")
+        z = Bn @ np.asarray(res.x, dtype=np.float64)
+        fresh = np.flatnonzero((z < -1e-9) & ~working)
+        if fresh.size == 0:
+            break
+        working[fresh[np.argsort(z[fresh], kind="stable")[: 2 * (m + 1)]]] = True
     v = np.asarray(res.x, dtype=np.float64)
     nu = _half_space_witness(B, v)
     if nu is not None:
         return nu, None
     # Optimum 0: HiGHS's duals μ ≥ 0 for −Bn·v ≤ 0 give Bnᵀ(1 + μ) = 0 (Stiemke).
-    mu = np.abs(np.asarray(res.ineqlin.marginals, dtype=np.float64))
+    mu = np.zeros(nonzero.size)
+    mu[rows] = np.abs(np.asarray(res.ineqlin.marginals, dtype=np.float64))
     lam = np.zeros(n)
     lam[nonzero] = (1.0 + mu) / norms[nonzero]
     zero = np.setdiff1d(np.arange(n), nonzero)
