@@ -168,6 +168,9 @@ def test_separability(B: Array) -> Separability:
     )
 
 
+test_separability.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+
+
 def _lemma_sentence(weak: bool, independent: bool) -> str:
     """One sentence on the Lemma of the paper's §3 for these data."""
     if not weak:
@@ -239,7 +242,10 @@ def _hard_margin(B: Array) -> tuple[MaxMargin | None, Certificate | None]:
     for _ in range(_MAX_ROUNDS):
         # NNLS on unit columns (u_i = ũ_i/‖column_i‖): the same problem, better balanced.
         E = np.vstack([s * B[working].T, np.ones(working.size)]) / lengths[working]
-        u_unit, _rnorm = nnls(E, f, maxiter=50 * (working.size + m + 1))
+        try:
+            u_unit, _rnorm = nnls(E, f, maxiter=50 * (working.size + m + 1))
+        except RuntimeError:  # iteration limit: let HiGHS decide
+            break
         r = E @ u_unit - f
         u = u_unit / lengths[working]
         # −r_{m+1} = 1/(1 + ‖w‖²): below _RESOLUTION the angular margin is below ~1e-7 and
@@ -327,7 +333,10 @@ def _polish(B: Array, norms: Array, w0: Array, alpha0: Array) -> MaxMargin:
         support = np.flatnonzero(alpha > 1e-12 * alpha.max())
         BS = B[support] / norms[support, None]
         w = np.asarray(np.linalg.lstsq(BS, 1.0 / norms[support], rcond=None)[0], np.float64)
-        a, _ = nnls(B[support].T, w, maxiter=50 * (support.size + 1))
+        try:
+            a, _ = nnls(B[support].T, w, maxiter=50 * (support.size + 1))
+        except RuntimeError:  # iteration limit: keep the best so far
+            break
         alpha = np.zeros_like(alpha0)
         alpha[support] = a
         candidate = _kkt(B, w, alpha)

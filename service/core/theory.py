@@ -86,8 +86,9 @@ def predict_theory(
         predicted = facts.max_margin.weights / k
         explanation = (
             f"{name}'s loss has an exponential tail (1 − θ(z))² ~ c·e^(−{k:g}z); on strictly "
-            f"separable data gradient descent grows as x(t) ≈ (ŵ/{k:g})·log t with ŵ the "
-            "hard-margin solution (Soudry, Hoffer, Nacson, Gunasekar, Srebro 2018)"
+            "separable data gradient descent (with a step small enough for E to decrease) "
+            f"grows as x(t) ≈ (ŵ/{k:g})·log t with ŵ the hard-margin solution (Soudry, "
+            "Hoffer, Nacson, Gunasekar, Srebro 2018)"
         )
     angle = ratio = None
     if predicted is not None and measured_log_rate is not None and measured_is_logarithmic:
