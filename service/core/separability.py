@@ -22,8 +22,9 @@ is classified correctly by weights v when its margin ``b_i·v > 0``.
   bias of gradient descent on separable data*, JMLR 2018).
 
 Certificates are normalised to ``Σ λ_i = 1`` and verified before they are returned; their
-``residual`` is ``‖Bᵀ·λ‖∞ / max_i ‖b_i‖∞`` (0 for exact arithmetic; scale-free, so with rows
-of order 1 it is the absolute error a client sees).
+``residual`` is ``‖Bᵀ·λ‖∞ / Σ_i λ_i·‖b_i‖∞``: the cancellation left, relative to the size of
+the terms that cancel (0 in exact arithmetic; scale-free, so that a row of length 1e-300 is
+not mistaken for a zero row; with rows of order 1 it is the absolute error a client sees).
 
 Methods
 -------
@@ -49,6 +50,7 @@ only when the data are not strictly separable (strict implies weak).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,6 +58,7 @@ from numpy.typing import NDArray
 from scipy.optimize import linprog, nnls
 
 from service.core.activations import Array
+from service.core.errors import InvalidProblem
 from service.vocabulary import CertificateKind
 
 CERTIFICATE_TOLERANCE = 1e-10
@@ -68,6 +71,7 @@ _WORKING_SET_GROWTH_MIN = 8
 _MAX_ROUNDS = 200
 _RESOLUTION = 1e-14
 _POLISH_ROUNDS = 8
+_SPAN_EXPONENT = 240  # rows scaled into [2^−240, 2^240]: α ~ 2^960 at worst
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +81,7 @@ class Certificate:
     kind: CertificateKind
     multipliers: Array
     residual: float
-    """``‖Bᵀ·λ‖∞ / max_i ‖b_i‖∞``."""
+    """``‖Bᵀ·λ‖∞ / Σ_i λ_i·‖b_i‖∞`` (0 when both are 0)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,15 +141,24 @@ def test_separability(B: Array) -> Separability:
     """
     B = np.asarray(B, dtype=np.float64)
     n, m = B.shape
+    # Work with B/2^e, the power of 2 that centres the row lengths on 1 in log scale: it is
+    # exact, changes no certificate or witness, and multiplies ŵ by 2^−e, α by 2^−2e and the
+    # margin by 2^e. Then ŵ ~ 1/(shortest row) and α ~ ŵ² stay representable.
+    e = _balancing_exponent(B)
+    B = np.ldexp(B, -e)
     rank = numerical_rank(B)
-    max_margin, gordan = _hard_margin(B)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        max_margin, gordan = _hard_margin(B)
+    unit_weights = None
+    if max_margin is not None:
+        unit_weights = max_margin.weights / _norm(max_margin.weights)
+        max_margin = _unscale(max_margin, e)
     strict = max_margin is not None
     half_space: Array | None
     certificate: Certificate | None = gordan
     if strict:
         assert max_margin is not None
-        w = max_margin.weights
-        half_space = w / np.linalg.norm(w)
+        half_space = unit_weights
         weak = True
     else:
         half_space, stiemke = _weak_condition(B)
@@ -165,6 +178,52 @@ def test_separability(B: Array) -> Separability:
         max_margin=max_margin,
         lemma_applies=weak,
         lemma_explanation=_lemma_sentence(weak, rank == n),
+    )
+
+
+def _balancing_exponent(B: Array) -> int:
+    """e with the nonzero rows of B/2^e centred on length 1 (log scale); InvalidProblem if
+    some nonzero row would then underflow to 0 or overflow (lengths spanning > ~1e300)."""
+    top = np.max(np.abs(B), axis=1)
+    nonzero = top > 0.0
+    if not nonzero.any():
+        return 0
+    exponents = np.frexp(top[nonzero])[1]
+    e = int(round((int(exponents.min()) + int(exponents.max())) / 2))
+    with np.errstate(over="ignore", under="ignore"):
+        scaled_top = np.ldexp(top[nonzero], -e)
+    if (scaled_top < 2.0**-_SPAN_EXPONENT).any() or (scaled_top > 2.0**_SPAN_EXPONENT).any():
+        raise InvalidProblem(
+            "dataset.inputs",
+            "the largest entries of the nonzero rows of B = diag(y)·A must lie within a factor "
+            "of about 1e144 of each other, so that ŵ (~1/shortest row) and its multipliers "
+            "(~ŵ²) stay finite in float64; rescale the inputs",
+        )
+    return e
+
+
+def _unscale(mm: MaxMargin, e: int) -> MaxMargin:
+    """The hard-margin solution of 2^e·B from that of B; InvalidProblem if not representable."""
+    with np.errstate(over="ignore"):
+        weights = np.ldexp(mm.weights, -e)
+        multipliers = np.ldexp(mm.multipliers, -2 * e)
+    try:
+        margin = math.ldexp(mm.margin, e)
+    except OverflowError:
+        margin = math.inf
+    finite = np.isfinite(weights).all() and np.isfinite(multipliers).all()
+    if not (finite and math.isfinite(margin) and math.isfinite(mm.kkt_residual)):
+        raise InvalidProblem(
+            "dataset.inputs",
+            "the hard-margin weights or multipliers of these inputs overflow float64 (the rows' "
+            "lengths span too many orders of magnitude, or are all tiny); rescale the inputs",
+        )
+    return MaxMargin(
+        weights=weights,
+        margin=margin,
+        support_vectors=mm.support_vectors,
+        multipliers=multipliers,
+        kkt_residual=mm.kkt_residual,
     )
 
 
@@ -207,14 +266,15 @@ def numerical_rank(B: Array) -> int:
     return int(np.linalg.matrix_rank(B))
 
 
-def _row_scale(B: Array) -> float:
-    """max_i ‖b_i‖∞ (1 for an all-zero B, so residuals stay defined)."""
-    top = float(np.max(np.abs(B))) if B.size else 0.0
-    return top if top > 0.0 else 1.0
-
-
 def _certificate_residual(B: Array, lam: Array) -> float:
-    return float(np.max(np.abs(B.T @ lam))) / _row_scale(B)
+    """``‖Bᵀλ‖∞ / Σ_i λ_i·‖b_i‖∞``, computed on rows scaled by their largest entry."""
+    top = np.max(np.abs(B), axis=1)
+    weight = lam * top
+    size = float(np.sum(np.abs(weight)))
+    if size == 0.0:
+        return 0.0 if not (lam * (top > 0)).any() else math.inf
+    safe = np.where(top > 0.0, top, 1.0)
+    return float(np.max(np.abs((B / safe[:, None]).T @ (weight / size))))
 
 
 # ----------------------------------------------------------------------------------------
@@ -229,57 +289,89 @@ def _hard_margin(B: Array) -> tuple[MaxMargin | None, Certificate | None]:
         lam = np.zeros(n)
         lam[zero_rows[0]] = 1.0
         return None, Certificate(CertificateKind.GORDAN, lam, 0.0)
-    # Scale so that the shortest row has norm 1: then ‖ŵ‖ ≥ 1, and ‖ŵ‖ is large only when the
-    # angular margin is small (the scaled rows are at least as long as unit rows).
-    norms = np.sqrt(np.einsum("ij,ij->i", B, B))
-    s = 1.0 / float(norms.min())  # ŵ(B) = s·ŵ(s·B)
-    lengths = np.sqrt((s * norms) ** 2 + 1.0)  # of the columns (s·b_i, 1) of E
-    working = _initial_working_set(B, norms)
+    # Least-distance programming on unit rows: b̂_i·w' ≥ h_i with h_i = c/‖b_i‖ ∈ (0, 1] and
+    # c the shortest row's length, so that ŵ = w'/c. Then ‖w'‖ ≥ 1, and ‖w'‖ is large only
+    # when the angular margin is small; the columns (b̂_i, h_i) of E all have length in [1, √2].
+    norms = row_norms(B)
+    c = float(norms.min())
+    unit = B / norms[:, None]
+    h = c / norms
+    lengths = np.sqrt(1.0 + h * h)
+    working = _initial_working_set(unit)
     in_working = np.zeros(n, dtype=bool)
     in_working[working] = True
     f = np.zeros(m + 1)
     f[m] = 1.0
     for _ in range(_MAX_ROUNDS):
-        # NNLS on unit columns (u_i = ũ_i/‖column_i‖): the same problem, better balanced.
-        E = np.vstack([s * B[working].T, np.ones(working.size)]) / lengths[working]
-        try:
-            u_unit, _rnorm = nnls(E, f, maxiter=50 * (working.size + m + 1))
-        except RuntimeError:  # iteration limit: let HiGHS decide
+        # NNLS on unit columns (u_i = ũ_i/‖column_i‖): the same problem, balanced.
+        E = np.vstack([unit[working].T, h[working]]) / lengths[working]
+        u_unit = _nnls(E, f)
+        if u_unit is None:  # iteration limit: let HiGHS decide
             break
         r = E @ u_unit - f
         u = u_unit / lengths[working]
-        # −r_{m+1} = 1/(1 + ‖w‖²): below _RESOLUTION the angular margin is below ~1e-7 and
+        # −r_{m+1} = 1/(1 + ‖w'‖²): below _RESOLUTION the angular margin is below ~1e-7 and
         # NNLS cannot tell it from 0.
         if -r[m] > _RESOLUTION:
             w = -r[:m] / r[m]
-            z = s * (B @ w)
-            fresh = np.flatnonzero((z < 1.0 - 1e-9) & ~in_working)
+            z = unit @ w  # b_i·ŵ = z_i/h_i
+            fresh = np.flatnonzero((z < h * (1.0 - 1e-9)) & ~in_working)
             if fresh.size:
                 grow = max(_WORKING_SET_GROWTH_MIN, m + 1)
-                added = fresh[np.argsort(z[fresh], kind="stable")[:grow]]
+                added = fresh[np.argsort(z[fresh] / h[fresh], kind="stable")[:grow]]
                 in_working[added] = True
                 working = np.flatnonzero(in_working)
                 continue
+            # w' = Σ (u_i/−r_{m+1})·b̂_i, so ŵ = w'/c = Σ α_i·b_i with α_i = u_i/(−r_{m+1})/c/‖b_i‖
             alpha = np.zeros(n)
-            alpha[working] = u / -r[m]
-            best = _polish(B, norms, s * w, s * s * alpha)  # ŵ = s·w', w' = (sB)ᵀα' ⇒ Bᵀ(s²α')
+            with np.errstate(over="ignore"):
+                alpha[working] = u / -r[m] / c / norms[working]
+            best = _polish(B, norms, c, w / c, alpha)
             if float(np.min(B @ best.weights)) > 0.5:  # a witness of strict separability
                 return best, None
-        gordan = _gordan_from(B, working, u)
+        gordan = _gordan_from(B, working, u * h[working])  # Σ u_i·h_i·b_i/c = 0
         if gordan is not None:
             return None, gordan
         break
     return _fallback_gordan(B)
 
 
-def _initial_working_set(B: Array, norms: Array) -> NDArray[np.int64]:
+def _initial_working_set(unit: Array) -> NDArray[np.int64]:
     """The rows least aligned with the mean unit row: good first guesses at support vectors."""
-    n, m = B.shape
+    n, m = unit.shape
     size = min(n, max(2 * (m + 1), 16))
     if size == n:
         return np.arange(n)
-    z = B @ (B.T @ (1.0 / norms))
+    z = unit @ unit.sum(axis=0)
     return np.sort(np.argpartition(z, size - 1)[:size])
+
+
+def _nnls(M: Array, b: Array) -> Array | None:
+    """scipy's NNLS, or None when the data are not finite (scipy may then crash the process)
+    or the iteration limit is reached."""
+    if M.size == 0 or not (np.isfinite(M).all() and np.isfinite(b).all()):
+        return None  # scipy 1.17's nnls double-frees on an empty matrix
+    try:
+        x, _ = nnls(M, b, maxiter=50 * (M.shape[1] + M.shape[0]))
+    except RuntimeError:
+        return None
+    return np.asarray(x, dtype=np.float64)
+
+
+def _norm(v: Array) -> float:
+    """‖v‖₂ without overflow or underflow in the squares."""
+    top = float(np.max(np.abs(v))) if v.size else 0.0
+    if top == 0.0 or not math.isfinite(top):
+        return top
+    return top * float(np.linalg.norm(v / top))
+
+
+def row_norms(B: Array) -> Array:
+    """‖b_i‖₂ for every row, without underflow or overflow (each row scaled by its max)."""
+    top = np.max(np.abs(B), axis=1)
+    safe = np.where(top > 0.0, top, 1.0)
+    scaled = B / safe[:, None]
+    return np.asarray(top * np.sqrt(np.einsum("ij,ij->i", scaled, scaled)), dtype=np.float64)
 
 
 def _gordan_from(B: Array, rows: NDArray[np.int64], u: Array | None) -> Certificate | None:
@@ -317,7 +409,7 @@ def _exact_on_support(B: Array, lam: Array) -> Array | None:
     return out
 
 
-def _polish(B: Array, norms: Array, w0: Array, alpha0: Array) -> MaxMargin:
+def _polish(B: Array, norms: Array, c: float, w0: Array, alpha0: Array) -> MaxMargin:
     """Refine (w, α) by exact solves on the support set; the best KKT residual wins.
 
     On a support S, ŵ is the minimum-norm solution of ``B_S·w = 1`` (solved with the rows
@@ -328,14 +420,15 @@ def _polish(B: Array, norms: Array, w0: Array, alpha0: Array) -> MaxMargin:
     best = _kkt(B, w0, alpha0)
     alpha = alpha0
     for _ in range(_POLISH_ROUNDS):
-        if best.kkt_residual <= 1e-14 or alpha.max() <= 0.0:
+        if best.kkt_residual <= 1e-14 or not (0.0 < alpha.max() < math.inf):
             break
         support = np.flatnonzero(alpha > 1e-12 * alpha.max())
         BS = B[support] / norms[support, None]
-        w = np.asarray(np.linalg.lstsq(BS, 1.0 / norms[support], rcond=None)[0], np.float64)
-        try:
-            a, _ = nnls(B[support].T, w, maxiter=50 * (support.size + 1))
-        except RuntimeError:  # iteration limit: keep the best so far
+        # b̂_i·w' = c/‖b_i‖ on S, ŵ = w'/c: right-hand sides in (0, 1], no overflow.
+        wc = np.linalg.lstsq(BS, c / norms[support], rcond=None)[0]
+        w = np.asarray(wc, dtype=np.float64) / c
+        a = _nnls(B[support].T, w)
+        if a is None:  # not finite, or the iteration limit: keep the best so far
             break
         alpha = np.zeros_like(alpha0)
         alpha[support] = a
@@ -362,7 +455,7 @@ def _kkt(B: Array, w: Array, alpha: Array) -> MaxMargin:
     complementarity = float(np.max(np.abs(z[on] - 1.0))) if on.any() else 0.0
     return MaxMargin(
         weights=w,
-        margin=1.0 / float(np.linalg.norm(w)),
+        margin=1.0 / _norm(w),
         support_vectors=np.flatnonzero(on).astype(np.int64),
         multipliers=alpha,
         kkt_residual=max(primal, dual, stationarity, complementarity),
@@ -380,7 +473,7 @@ def _fallback_gordan(B: Array) -> tuple[MaxMargin | None, Certificate | None]:
     says they are not proved optimal.
     """
     n, m = B.shape
-    scale = np.linalg.norm(B, axis=1)
+    scale = row_norms(B)
     Bn = B / scale[:, None]
     res = linprog(
         np.zeros(n),
@@ -390,7 +483,7 @@ def _fallback_gordan(B: Array) -> tuple[MaxMargin | None, Certificate | None]:
         method="highs",
     )
     if res.status == 0:
-        raw = np.maximum(np.asarray(res.x, dtype=np.float64), 0.0) / scale
+        raw = np.maximum(np.asarray(res.x, dtype=np.float64), 0.0) * (scale.min() / scale)
         raw /= raw.sum()
         exact = _exact_on_support(B, raw)
         lam = raw if exact is None else exact
@@ -416,7 +509,7 @@ def _fallback_gordan(B: Array) -> tuple[MaxMargin | None, Certificate | None]:
 def _weak_condition(B: Array) -> tuple[Array | None, Certificate | None]:
     """A unit ν with B·ν ≥ 0, B·ν ≠ 0, or a Stiemke certificate; exactly one is not None."""
     n, m = B.shape
-    norms = np.linalg.norm(B, axis=1)
+    norms = row_norms(B)
     nonzero = np.flatnonzero(norms > 0.0)
     if nonzero.size == 0:  # B·v = 0 for every v
         lam = np.full(n, 1.0 / n)
@@ -448,7 +541,7 @@ def _weak_condition(B: Array) -> tuple[Array | None, Certificate | None]:
     mu = np.zeros(nonzero.size)
     mu[rows] = np.abs(np.asarray(res.ineqlin.marginals, dtype=np.float64))
     lam = np.zeros(n)
-    lam[nonzero] = (1.0 + mu) / norms[nonzero]
+    lam[nonzero] = (1.0 + mu) * (norms[nonzero].min() / norms[nonzero])
     zero = np.setdiff1d(np.arange(n), nonzero)
     lam[zero] = lam[nonzero].min()  # any positive value: the zero rows add nothing to Bᵀλ
     lam = _project_positive(B, lam)
@@ -461,7 +554,7 @@ def _half_space_witness(B: Array, v: Array) -> Array | None:
     Margins that HiGHS left within its tolerance of 0 are made exactly 0 (to rounding) by
     projecting v onto the null space of those rows.
     """
-    norms = np.linalg.norm(B, axis=1)
+    norms = row_norms(B)
     norms[norms == 0.0] = 1.0
     z = (B @ v) / norms
     if z.max() <= 1e-7:
@@ -471,7 +564,7 @@ def _half_space_witness(B: Array, v: Array) -> Array | None:
         Z = B[near_zero]
         v = v - np.linalg.lstsq(Z, Z @ v, rcond=None)[0]
     z = (B @ v) / norms
-    scale = float(np.linalg.norm(v))
+    scale = _norm(v)
     if scale == 0.0 or z.max() <= 1e-9 * scale or z.min() < -1e-12 * scale:
         return None
     return v / scale

@@ -47,8 +47,9 @@ class Certificate(BaseModel):
         description="λ, one per example, normalised to Σλ = 1.", examples=[[0.5, 0.5, 0.0]]
     )
     residual: float = Field(
-        description="‖Bᵀλ‖∞ / max_ij |B_ij| as computed by the service (checked ≤ 1e-10 "
-        "before answering).",
+        description="‖Bᵀλ‖∞ / Σ_i λ_i·max_j |B_ij| as computed by the service: the "
+        "cancellation left relative to the size of the terms (checked ≤ 1e-10 before "
+        "answering).",
         examples=[0.0],
     )
 

@@ -119,3 +119,21 @@ def test_train_reports_theory(client: TestClient) -> None:
     status, body = post(client, "/train", {"dataset": EXAMPLE, "activation": "arctan", "steps": 1})
     th = body["theory"]
     assert th["predicted_log_rate"] is None and "polynomial" in th["prediction_explanation"]
+
+
+def test_extreme_magnitudes_answer_or_name_the_field(client: TestClient) -> None:
+    # Constraints 1e-60·w₁ ≥ 1 and 1e60·w₂ ≥ 1 are independent: ŵ = (1e60, 1e-60).
+    data = {"inputs": [[1e-60, 0.0], [0.0, 1e60]], "targets": [1, 1]}
+    status, body = post(client, "/separability", {"dataset": data})
+    assert status == 200 and body["strictly_separable"]
+    assert body["max_margin"]["weights"] == pytest.approx([1e60, 1e-60], rel=1e-12)
+    assert body["max_margin"]["multipliers"] == pytest.approx([1e120, 1e-120], rel=1e-12)
+    data = {"inputs": [[1e-300], [1e300]], "targets": [1, 1]}
+    status, body = post(client, "/separability", {"dataset": data})
+    assert status == 422 and body["errors"][0]["field"] == "dataset.inputs"
+    data = {"inputs": [[1e300, 1e300], [-1e300, 1e300], [0.0, -1e300]], "targets": [1, 1, 1]}
+    status, body = post(client, "/separability", {"dataset": data})
+    assert status == 200 and not body["weakly_separable"]
+    check_certificate(
+        {"inputs": [[1, 1], [-1, 1], [0, -1]], "targets": [1, 1, 1]}, body["certificate"]
+    )
