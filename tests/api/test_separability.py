@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from service.app import create_app
+from service.settings import Settings
 from tests.conftest import strict_json
 
 EXAMPLE = {
@@ -137,3 +139,9 @@ def test_extreme_magnitudes_answer_or_name_the_field(client: TestClient) -> None
     check_certificate(
         {"inputs": [[1, 1], [-1, 1], [0, -1]], "targets": [1, 1, 1]}, body["certificate"]
     )
+
+
+def test_size_limit_applies() -> None:
+    with TestClient(create_app(Settings(max_cells=9))) as small:
+        status, body = post(small, "/separability", {"dataset": EXAMPLE})
+    assert status == 422 and body["errors"][0]["field"] == "dataset.inputs"

@@ -262,3 +262,11 @@ def test_small_integer_matrices_every_answer_is_proved() -> None:
         if r.max_margin is not None and n <= 6:
             np.testing.assert_allclose(r.max_margin.weights, enumerate_max_margin(B), atol=1e-7)
     assert seen == {(True, True), (False, True), (False, False)}
+
+
+def test_rank_of_a_tall_rank_deficient_matrix() -> None:
+    rng = np.random.default_rng(3)
+    B = rng.standard_normal((2000, 3)) @ rng.standard_normal((3, 6))
+    r = sep.test_separability(B)
+    assert r.rank == 3 and not r.rows_independent
+    assert sep.numerical_rank(rng.standard_normal((2000, 6))) == 6
