@@ -545,6 +545,20 @@ def _weak_condition(B: Array) -> tuple[Array | None, Certificate | None]:
     zero = np.setdiff1d(np.arange(n), nonzero)
     lam[zero] = lam[nonzero].min()  # any positive value: the zero rows add nothing to Bᵀλ
     lam = _project_positive(B, lam)
+    if lam.min() <= 0.0 or _certificate_residual(B, lam) > CERTIFICATE_TOLERANCE:
+        # The duals were too rough: solve Stiemke's system itself, λ ≥ 1 with Bnᵀλ = 0.
+        res = linprog(
+            np.ones(nonzero.size),
+            A_eq=Bn.T,
+            b_eq=np.zeros(m),
+            bounds=(1.0, None),
+            method="highs",
+        )
+        if res.status == 0:
+            lam = np.zeros(n)
+            lam[nonzero] = np.asarray(res.x) * (norms[nonzero].min() / norms[nonzero])
+            lam[zero] = lam[nonzero].min()
+            lam = _project_positive(B, lam)
     return None, Certificate(CertificateKind.STIEMKE, lam, _certificate_residual(B, lam))
 
 
@@ -571,8 +585,18 @@ def _half_space_witness(B: Array, v: Array) -> Array | None:
 
 
 def _project_positive(B: Array, lam: Array) -> Array:
-    """Project λ > 0 onto the null space of Bᵀ (exactly, to rounding), then Σλ = 1."""
-    for _ in range(2):
-        lam = lam - B @ np.linalg.lstsq(B, lam, rcond=None)[0]
+    """Project λ > 0 onto the null space of Bᵀ (exactly, to rounding), then Σλ = 1.
+
+    λ ← λ − B·G⁺·Bᵀλ with G = BᵀB (m×m), repeated: each pass is iterative refinement of the
+    normal equations and costs two products with B; a least-squares solve by SVD decides if
+    the passes do not bring ‖Bᵀλ‖ down to rounding (B very ill-conditioned).
+    """
+    scale = float(np.max(np.abs(B))) * float(np.sum(np.abs(lam)))
+    G_pinv = np.linalg.pinv(B.T @ B, hermitian=True)
+    for _ in range(4):
+        lam = lam - B @ (G_pinv @ (B.T @ lam))
+    if float(np.max(np.abs(B.T @ lam))) > 1e-14 * scale:
+        for _ in range(2):
+            lam = lam - B @ np.linalg.lstsq(B, lam, rcond=None)[0]
     out: Array = lam / lam.sum()
     return out
