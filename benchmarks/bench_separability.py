@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python benchmarks/bench_separability.py [--non-separable]``. Prints the
 wall time of each repetition, the hard-margin KKT residual and the number of support vectors.
 The data: A with i.i.d. standard normal entries, y = sign(A·w*) for a random w*.
-``--non-separable`` also times random labels on n = 10^4 (the Stiemke LP path).
+``--non-separable`` also times random labels, same n and m (the Stiemke LP path).
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ def main() -> None:
         )
     if "--non-separable" in sys.argv:
         rng = np.random.default_rng(0)
-        n = 10**4
         B = rng.standard_normal((n, m)) * rng.choice([-1.0, 1.0], size=(n, 1))
         start = time.perf_counter()
         r = test_separability(B)
