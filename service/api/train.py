@@ -12,6 +12,7 @@ from service.api.problems import PROBLEM_RESPONSES
 from service.api.separability import theory_response
 from service.core.activations import get_activation
 from service.core.descent import STOP_EXPLANATIONS, DescentResult, StopRules, run_descent
+from service.core.errors import InvalidProblem
 from service.core.problem import build_problem
 from service.core.theory import predict_theory
 from service.schemas import Divergence, History, TrainRequest, TrainResponse, Verdict
@@ -50,7 +51,10 @@ def train(
     )
     response = _response(result)
     # The measured log_rate comes from the divergence engine (wired at merge).
-    response.theory = theory_response(predict_theory(problem, measured_log_rate=None))
+    try:
+        response.theory = theory_response(predict_theory(problem, measured_log_rate=None))
+    except InvalidProblem:  # magnitudes beyond float64 for ŵ: the run stands without theory
+        response.theory = None
     return response
 
 

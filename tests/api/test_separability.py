@@ -145,3 +145,9 @@ def test_size_limit_applies() -> None:
     with TestClient(create_app(Settings(max_cells=9))) as small:
         status, body = post(small, "/separability", {"dataset": EXAMPLE})
     assert status == 422 and body["errors"][0]["field"] == "dataset.inputs"
+
+
+def test_train_without_representable_theory_still_answers(client: TestClient) -> None:
+    body = {"dataset": {"inputs": [[1e-300], [1e300]], "targets": [1, 1]}, "steps": 5}
+    status, answer = post(client, "/train", body)
+    assert status == 200 and answer["theory"] is None
