@@ -114,3 +114,17 @@ def test_gd_follows_w_hat_over_4_after_1e6_steps(million_steps: DescentResult) -
         rate = fitted_log_rate(million_steps, decades=decades)
         angle, ratio = angle_and_ratio(W_HAT / 4, rate)
         assert angle < 5.0 and abs(ratio - 1.0) < 0.10
+
+
+@pytest.mark.slow
+def test_logistic_follows_w_hat_over_2() -> None:
+    """k = 2 for logistic = tanh(z/2): the rate doubles (measured: ~2e-4°, ratio 1.003)."""
+    result = run_descent(
+        problem("logistic"),
+        method=Method.GD,
+        learning_rate=0.05,
+        stop=StopRules(steps=10**5),
+        record_points=200,
+    )
+    angle, ratio = angle_and_ratio(W_HAT / 2, fitted_log_rate(result, decades=1))
+    assert angle < 5.0 and abs(ratio - 1.0) < 0.10
