@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from service.api import minima, ops, train
+from service.api import separability as separability_api
 from service.api.access_log import AccessLogMiddleware
 from service.api.body_limit import BodyLimitMiddleware
 from service.api.docs import install_docs
@@ -75,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AccessLogMiddleware)
     guards = compute_guards(settings)
     auth = problem_responses(401) if settings.api_key is not None else None
-    for compute in (train.router, minima.router):
+    for compute in (train.router, minima.router, separability_api.router):
         app.include_router(compute, dependencies=guards, responses=auth)
     app.include_router(ops.router)
     install_docs(app)

@@ -72,3 +72,12 @@ class Location(StrEnum):
     FINITE = "finite"
     PLUS_INF = "+inf"
     MINUS_INF = "-inf"
+
+
+class CertificateKind(StrEnum):
+    """The theorem of the alternative a separability certificate comes from (with
+    B = diag(y)·A): ``gordan`` λ ≥ 0, Σλ = 1, Bᵀλ = 0 (no v has B·v > 0); ``stiemke`` the same
+    with every λ_i > 0 (no v has B·v ≥ 0 with B·v ≠ 0)."""
+
+    GORDAN = "gordan"
+    STIEMKE = "stiemke"

@@ -70,13 +70,26 @@ SEPARABILITY_EXAMPLES: dict[str, Example] = {
     "xor": {
         "summary": "XOR with a bias input: not separable",
         "description": "The four corners of the square with XOR labels (±1), a threshold "
-        "weight appended. No weights separate them, strictly or weakly: the answer carries a "
-        "Gordan certificate λ ≥ 0, λ ≠ 0 with Bᵀλ = 0 (here λ = (1, 1, 1, 1)).",
+        "weight appended. No weights separate them, strictly or weakly: λ = (1, 1, 1, 1)/4 "
+        "has every λ_i > 0 and Bᵀλ = 0, a Stiemke certificate (hence also Gordan's), so the "
+        "Lemma does not apply and gradient descent may keep its weights bounded.",
         "value": {
             "dataset": {
                 "inputs": [[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]],
                 "targets": [-1, 1, 1, -1],
                 "bias": True,
+            },
+        },
+    },
+    "separable": {
+        "summary": "Five points in the plane: strictly separable, with the max-margin weights",
+        "description": "Strictly separable, so the Lemma applies (no bounded trajectory) and "
+        "the answer carries the hard-margin weights ŵ = argmin ‖w‖ subject to B·w ≥ 1 "
+        "(here ŵ = (2/3, 2/3)) with its support vectors.",
+        "value": {
+            "dataset": {
+                "inputs": [[2.0, 1.0], [1.0, 3.0], [-1.0, -1.0], [-2.0, 0.5], [0.5, -2.0]],
+                "targets": [1, 1, -1, -1, -1],
             },
         },
     },

@@ -10,9 +10,12 @@ from fastapi import APIRouter, Body, Depends
 from service.api.examples import TRAIN_EXAMPLES
 from service.api.limits import check_size, check_work, get_settings
 from service.api.problems import PROBLEM_RESPONSES
+from service.api.separability import theory_response
 from service.core.activations import get_activation
 from service.core.descent import STOP_EXPLANATIONS, DescentResult, StopRules, run_descent
+from service.core.errors import InvalidProblem
 from service.core.problem import build_problem
+from service.core.theory import predict_theory
 from service.schemas import Divergence, History, TrainRequest, TrainResponse, Verdict
 from service.settings import Settings
 
@@ -48,7 +51,13 @@ def train(
         seed=request.seed,
         order=request.order,
     )
-    return _response(result)
+    response = _response(result)
+    # The measured log_rate comes from the divergence engine (wired at merge).
+    try:
+        response.theory = theory_response(predict_theory(problem, measured_log_rate=None))
+    except InvalidProblem:  # magnitudes beyond float64 for ŵ: the run stands without theory
+        response.theory = None
+    return response
 
 
 def _finite_or_none(value: float) -> float | None:

@@ -6,6 +6,13 @@ so the client library can use it on a machine with just httpx and pydantic.
 
 from service.schemas.common import Count, Dataset, FieldError, Flag, Problem, Real
 from service.schemas.ops import Health, Readiness, Version
+from service.schemas.separability import (
+    Certificate,
+    MaxMargin,
+    SeparabilityRequest,
+    SeparabilityResponse,
+    Theory,
+)
 from service.schemas.train import (
     Divergence,
     History,
@@ -18,6 +25,11 @@ from service.schemas.train import (
 from service.vocabulary import ActivationName, Method, Order, StopReason, Verdict
 
 __all__ = [
+    "Certificate",
+    "MaxMargin",
+    "SeparabilityRequest",
+    "SeparabilityResponse",
+    "Theory",
     "ActivationName",
     "Count",
     "Dataset",

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from service.schemas.common import Count, Dataset, Flag, Real, StrictModel
+from service.schemas.separability import Theory
 from service.vocabulary import ActivationName, Method, Order, StopReason, Verdict
 
 PositiveReal = Annotated[Real, Field(gt=0)]
@@ -128,3 +129,8 @@ class TrainResponse(BaseModel):
     gradient_norm: float = Field(description="‖∇E(x_t)‖₂ at the final weights.")
     history: History
     divergence: Divergence
+    theory: Theory | None = Field(
+        default=None,
+        description="The data's separability, Sontag's Lemma, and the log_rate predicted by "
+        "the implicit bias of gradient descent (ŵ/k), compared with the measured one.",
+    )
