@@ -21,6 +21,8 @@ from clients.errors import (
     retry_after_seconds,
 )
 from service.schemas import FieldError, Health, TrainResponse, Version
+from service.schemas.minima import MinimaResponse
+from service.schemas.separability import SeparabilityResponse
 
 RequestT = TypeVar("RequestT", bound=BaseModel)
 ResponseT = TypeVar("ResponseT", bound=BaseModel)
@@ -42,6 +44,8 @@ class Endpoint(Generic[ResponseT]):
 
 
 TRAIN = Endpoint("POST", "/train", TrainResponse)
+MINIMA = Endpoint("POST", "/minima", MinimaResponse)
+SEPARABILITY = Endpoint("POST", "/separability", SeparabilityResponse)
 HEALTH = Endpoint("GET", "/healthz", Health)
 VERSION = Endpoint("GET", "/version", Version)
 

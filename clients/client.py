@@ -23,6 +23,8 @@ from clients.base import (
     DEFAULT_BASE_URL,
     DEFAULT_TIMEOUT,
     HEALTH,
+    MINIMA,
+    SEPARABILITY,
     TRAIN,
     VERSION,
     BaseClient,
@@ -32,6 +34,8 @@ from clients.base import (
 )
 from clients.errors import LearndynError, translate_transport_errors
 from service.schemas import Health, TrainRequest, TrainResponse, Version
+from service.schemas.minima import MinimaRequest, MinimaResponse
+from service.schemas.separability import SeparabilityRequest, SeparabilityResponse
 
 
 class Client(BaseClient):
@@ -112,6 +116,16 @@ class Client(BaseClient):
         """POST /train: run gradient descent and judge the weights' fate."""
         return self._call(TRAIN, build_request(TrainRequest, request, fields))
 
+    def minima(self, request: MinimaRequest | None = None, /, **fields: Any) -> MinimaResponse:
+        """POST /minima: every local minimum of a one-weight error, at infinity included."""
+        return self._call(MINIMA, build_request(MinimaRequest, request, fields))
+
+    def separability(
+        self, request: SeparabilityRequest | None = None, /, **fields: Any
+    ) -> SeparabilityResponse:
+        """POST /separability: linear separability with checkable certificates."""
+        return self._call(SEPARABILITY, build_request(SeparabilityRequest, request, fields))
+
     def health(self) -> Health:
         """GET /healthz."""
         return self._call(HEALTH)
@@ -184,6 +198,18 @@ class AsyncClient(BaseClient):
     async def train(self, request: TrainRequest | None = None, /, **fields: Any) -> TrainResponse:
         """POST /train: run gradient descent and judge the weights' fate."""
         return await self._call(TRAIN, build_request(TrainRequest, request, fields))
+
+    async def minima(
+        self, request: MinimaRequest | None = None, /, **fields: Any
+    ) -> MinimaResponse:
+        """POST /minima: every local minimum of a one-weight error, at infinity included."""
+        return await self._call(MINIMA, build_request(MinimaRequest, request, fields))
+
+    async def separability(
+        self, request: SeparabilityRequest | None = None, /, **fields: Any
+    ) -> SeparabilityResponse:
+        """POST /separability: linear separability with checkable certificates."""
+        return await self._call(SEPARABILITY, build_request(SeparabilityRequest, request, fields))
 
     async def health(self) -> Health:
         """GET /healthz."""

@@ -276,3 +276,37 @@ def test_cli_train_prints_a_table_and_json(live_server: str, tmp_path: object) -
         text=True,
     )
     assert bad.returncode == 2 and "dataset" in bad.stderr
+
+
+def test_minima_and_separability_through_the_client(app_transport: httpx.MockTransport) -> None:
+    with Client(transport=app_transport) as client:
+        landscape = client.minima(inputs=[[1.0], [-3.0]], targets=[1, 1], activation="tanh")
+        kinds = [(p.kind.value, round(p.x, 6)) for p in landscape.critical_points]
+        assert kinds == [("min", -0.181174), ("max", 0.809004)]
+        assert landscape.infinity.plus.local_min and not landscape.infinity.minus.local_min
+        xor = client.separability(
+            inputs=[[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]],
+            targets=[-1, 1, 1, -1],
+            bias=True,
+        )
+    assert not xor.strictly_separable and not xor.weakly_separable
+    assert xor.certificate is not None
+    lam = xor.certificate.multipliers
+    rows = [[-1, -1, -1], [1, -1, 1], [-1, 1, 1], [1, 1, -1]]  # B = diag(y)·[A | 1]
+    assert min(lam) > 0
+    for j in range(3):
+        assert abs(sum(lam[i] * rows[i][j] for i in range(4))) < 1e-12
+
+
+@pytest.mark.anyio
+async def test_async_minima_and_separability_in_process() -> None:
+    transport = httpx.ASGITransport(app=create_app(Settings()))
+    async with AsyncClient(transport=transport) as client:
+        flat = await client.minima(inputs=[[0.0], [0.0]], targets=[1, -1])
+        assert flat.flat
+        separable = await client.separability(inputs=[[1.0], [2.0]], targets=[1, 1])
+        assert separable.strictly_separable and separable.max_margin is not None
+        assert separable.max_margin.weights[0] == pytest.approx(1.0, rel=1e-12)  # min ‖w‖: w ≥ 1
+        with pytest.raises(InvalidRequest) as info:
+            await client.minima(inputs=[[1.0, 2.0]], targets=[1])
+        assert info.value.fields == ["dataset.inputs"]
