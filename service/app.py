@@ -5,15 +5,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from service.api import ops, train
 from service.api.body_limit import BodyLimitMiddleware
 from service.api.problems import install_problem_handlers
+from service.core import kernel
+from service.core.descent import warm_up
 from service.settings import Settings
 
 DESCRIPTION = """\
@@ -39,11 +44,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service with ``settings`` (default: from the environment)."""
     settings = settings or Settings.from_env()
 
+    async def warm_up_then_ready(app: FastAPI) -> None:
+        # compile (or load from the cache) the descent kernel off the event loop
+        try:
+            await anyio.to_thread.run_sync(app.state.warm_up)
+        except Exception:
+            logging.getLogger("learndyn").exception("kernel warm-up failed; not ready")
+            return
+        app.state.ready = True
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.ready = True
+        kernel.configure_cache(settings.numba_cache_dir)
+        warming = asyncio.create_task(warm_up_then_ready(app))
         yield
         app.state.ready = False
+        await warming
 
     app = FastAPI(
         title="learndyn",
@@ -52,7 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.ready = False
+    app.state.ready = False  # until the lifespan's kernel warm-up has finished
+    app.state.warm_up = warm_up
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.include_router(train.router)

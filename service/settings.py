@@ -10,6 +10,9 @@ LEARNDYN_PORT                  8000           port ``learndyn serve`` binds
 LEARNDYN_MAX_BODY_BYTES        8388608        request bodies above this get 413
 LEARNDYN_MAX_CELLS             5000000        n·m (after the bias column) above this gets 422
 LEARNDYN_MAX_WORK              2000000000     steps·n·m above this gets 422
+LEARNDYN_NUMBA_CACHE_DIR       (unset)        where the compiled kernel is cached; set it when
+                                              the package directory is read-only (else
+                                              numba's per-user or a temporary directory)
 =============================  =============  ===============================================
 """
 
@@ -29,6 +32,7 @@ class Settings:
     max_body_bytes: int = 8 * 1024 * 1024
     max_cells: int = 5_000_000
     max_work: int = 2_000_000_000
+    numba_cache_dir: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

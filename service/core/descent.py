@@ -306,8 +306,9 @@ def _descend_compiled(
     online = method is Method.ONLINE
     use_blas = not online and n * m > BLAS_THRESHOLD
     # online keeps ∇E current only if it could overflow (it is checked like the reference)
-    col_sums = np.abs(B).sum(axis=0)
-    check_gradient = not bool(np.all(_MAX_RESIDUAL * 2.0 * col_sums < 1e300))
+    with np.errstate(over="ignore"):
+        col_sums = np.abs(B).sum(axis=0)
+        check_gradient = not bool(np.all(_MAX_RESIDUAL * 2.0 * col_sums < 1e300))
     x = np.array(x0, dtype=np.float64)
     z, v, g = np.empty(n), np.empty(n), np.empty(m)
     x_new, z_new, g_new = np.empty(m), np.empty(n), np.empty(m)
