@@ -285,6 +285,8 @@ if len(sys.argv) > 1:
     kernel.configure_cache(sys.argv[1])
 descent.warm_up()
 ks = kernel.kernels()
+import os, service
+assert service.__file__.startswith(os.environ["PYTHONPATH"]), service.__file__
 print(ks.cache_dir, ks.run_chunk.stats.cache_hits.total() > 0)
 """
 
@@ -313,7 +315,11 @@ def test_cache_works_when_the_package_directory_is_not_writable(tmp_path: Path) 
 
     def run(*args: str) -> str:
         out = subprocess.run(
-            [sys.executable, "-c", script, *args], env=env, capture_output=True, text=True
+            [sys.executable, "-c", script, *args],
+            env=env,
+            cwd=tmp_path,  # not the checkout: `python -c` imports from the working directory
+            capture_output=True,
+            text=True,
         )
         assert out.returncode == 0, out.stderr
         return out.stdout.split()
@@ -325,3 +331,12 @@ def test_cache_works_when_the_package_directory_is_not_writable(tmp_path: Path) 
     fallback = tmp_path / "tmp" / f"learndyn-numba-{os.getuid()}"
     assert run() == [str(fallback), "False"]
     assert list(fallback.rglob("*.nbi"))
+
+
+def test_kernels_release_the_gil_and_are_cached() -> None:
+    from service.core import kernel
+
+    ks = kernel.kernels()
+    for dispatcher in (ks.start_run, ks.run_chunk, ks.finish_run):
+        assert dispatcher.targetoptions["nogil"] is True
+        assert dispatcher.stats.cache_path  # a cache locator was found
