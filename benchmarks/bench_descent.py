@@ -121,6 +121,30 @@ def torch_runner(B: Any) -> Callable[[int], object] | None:
     return run
 
 
+def measure_case(
+    n: int, m: int, steps: tuple[int, int, int, int, int], repeat: int
+) -> tuple[float, float, float, float, float]:
+    """Seconds per step of learndyn, (a), (b), (c), (d) (NaN when skipped)."""
+    s_k, s_a, s_b, s_c, s_d = steps
+    problem = make_problem(n, m)
+    B = np.ascontiguousarray(problem.B)
+
+    def learndyn(s: int) -> object:
+        return run_descent(
+            problem, method=Method.GD, learning_rate=ETA, stop=StopRules(steps=s), record_points=200
+        )
+
+    kern = best_seconds_per_step(learndyn, s_k, repeat)
+    a = best_seconds_per_step(lambda s: plain_numba_gd(B, np.zeros(m), ETA, s), s_a, repeat)
+    b = best_seconds_per_step(lambda s: numpy_gd(B, np.zeros(m), ETA, s), s_b, repeat)
+    torch_run = torch_runner(B)
+    c = best_seconds_per_step(torch_run, s_c, repeat) if torch_run else math.nan
+    d = math.nan
+    if s_d:
+        d = best_seconds_per_step(lambda s: two_matvecs(B, np.ones(m), s), s_d, repeat)
+    return kern, a, b, c, d
+
+
 def section_throughput(quick: bool) -> dict[str, Any]:
     repeat = 2 if quick else 3
     cases = [
@@ -129,7 +153,7 @@ def section_throughput(quick: bool) -> dict[str, Any]:
         ((200, 10), (20_000, 20_000, 5_000, 1_000, 20_000)),
         ((100_000, 50), (20, 20, 10, 5, 20)),
     ]
-    print("\n1. steps per second, gd, tanh (best of %d runs)" % repeat)
+    print(f"\n1. steps per second, gd, tanh (best of {repeat} runs)")
     header = (
         f"{'n x m':>10} {'learndyn':>11} {'(a) numba':>11} {'(b) numpy':>11} "
         f"{'(c) torch':>11} {'(d) 2 BLAS':>11} | {'vs a':>6} {'vs b':>7} {'vs c':>8} "
@@ -137,26 +161,8 @@ def section_throughput(quick: bool) -> dict[str, Any]:
     )
     print(header)
     figures: dict[str, Any] = {}
-    for (n, m), (s_k, s_a, s_b, s_c, s_d) in cases:
-        problem = make_problem(n, m)
-        B = np.ascontiguousarray(problem.B)
-        stop = lambda s: StopRules(steps=s)  # noqa: E731
-        kern = best_seconds_per_step(
-            lambda s: run_descent(
-                problem, method=Method.GD, learning_rate=ETA, stop=stop(s), record_points=200
-            ),
-            s_k,
-            repeat,
-        )
-        a = best_seconds_per_step(lambda s: plain_numba_gd(B, np.zeros(m), ETA, s), s_a, repeat)
-        b = best_seconds_per_step(lambda s: numpy_gd(B, np.zeros(m), ETA, s), s_b, repeat)
-        torch_run = torch_runner(B)
-        c = best_seconds_per_step(torch_run, s_c, repeat) if torch_run else math.nan
-        d = (
-            best_seconds_per_step(lambda s: two_matvecs(B, np.ones(m), s), s_d, repeat)
-            if s_d
-            else math.nan
-        )
+    for (n, m), steps in cases:
+        kern, a, b, c, d = measure_case(n, m, steps, repeat)
 
         def rate(sec: float) -> str:
             return f"{1 / sec:11.4g}" if math.isfinite(sec) else f"{'skipped':>11}"

@@ -15,7 +15,7 @@ step (the numpy reference), so every convention below is the reference's:
   tol), then the step budget. An unset tolerance or bound is passed as NaN, which no
   comparison satisfies.
 * At each scheduled t < final t the recorder stores (t, E(x_t), x_t, t·(x_{t+1} − x_t)); the
-  final t is recorded by :func:`finish_run` with a tentative extra step (NaN row when that
+  final t is recorded by :func:`_finish_run` with a tentative extra step (NaN row when that
   step is not finite, or when the run ended ``non_finite``).
 
 The complements 1 − θ(z) are never formed as differences (see
