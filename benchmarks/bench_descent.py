@@ -14,6 +14,8 @@
 3. Two concurrent POST /train against the same two one after the other. Target: ≤ 0.6x.
 4. Peak memory (``ru_maxrss`` of a fresh process) of a 10^8-step run against a 10^4-step
    run. Target: within 5 MiB.
+5. The compiled loops against the BLAS path around ``BLAS_THRESHOLD`` (the automatic
+   choice takes the loops at n·m ≤ the threshold, BLAS above).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import httpx
 import numpy as np
 from numba import njit
 
+from service.core import descent
 from service.core.activations import get_activation
 from service.core.descent import StopRules, run_descent, warm_up
 from service.core.problem import Problem, build_problem
@@ -292,6 +295,7 @@ def section_service(quick: bool) -> None:
 MEMORY_SCRIPT = """
 import resource, sys, time
 from service.core.descent import StopRules, run_descent, warm_up
+from service.core import descent
 from service.core.activations import get_activation
 from service.core.problem import build_problem
 warm_up()
@@ -320,6 +324,33 @@ def section_memory(quick: bool) -> None:
     print(f"   difference {(b - a) / 1024:+.2f} MiB (target within 5 MiB)")
 
 
+def section_threshold(quick: bool) -> None:
+    print(f"\n5. gd µs per step, compiled loops vs BLAS (threshold n·m > {descent.BLAS_THRESHOLD})")
+    saved = descent.BLAS_THRESHOLD
+    try:
+        for n, m in [(25, 8), (100, 10), (30, 30), (100, 20), (200, 10), (1000, 3), (400, 40)]:
+            problem = make_problem(n, m)
+            steps = max(10, 5 * 10**6 // (n * m) // (4 if quick else 1))
+            timings = []
+            for threshold in (10**18, 0):
+                descent.BLAS_THRESHOLD = threshold
+
+                def run(s: int, p: Problem = problem) -> object:
+                    return run_descent(
+                        p, method=Method.GD, learning_rate=ETA, stop=StopRules(steps=s),
+                        record_points=200,
+                    )  # fmt: skip
+
+                timings.append(best_seconds_per_step(run, steps, 3) * 1e6)
+            pick = "BLAS" if n * m > saved else "loops"
+            print(
+                f"   {n:>5}x{m:<3} n·m={n * m:>6}: loops {timings[0]:8.2f}  BLAS "
+                f"{timings[1]:8.2f}   automatic: {pick}"
+            )
+    finally:
+        descent.BLAS_THRESHOLD = saved
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, smaller runs")
@@ -332,6 +363,7 @@ def main() -> None:
     figures = section_throughput(args.quick)
     section_service(args.quick)
     section_memory(args.quick)
+    section_threshold(args.quick)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
 

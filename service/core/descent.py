@@ -247,7 +247,7 @@ BLAS_THRESHOLD = 1500
 30×30 2.4 vs 2.7, 100×20 5.3 vs 3.4, 1000×3 37 vs 26, 400×40 46 vs 18."""
 
 CHUNK_WORK = 1 << 22
-"""About this many multiply-adds per kernel call (a few milliseconds), so the driver regains
+"""About this many multiply-adds per kernel call (tens of milliseconds), so the driver regains
 control between chunks (for a deadline, and to draw the next chunk's permutations)."""
 
 MAX_CHUNK_STEPS = 1_000_000
