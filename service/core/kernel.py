@@ -28,12 +28,14 @@ compiled loop) when ``use_blas`` is set; the driver chooses it above an n·m thr
 
 Compilation and caching
 -----------------------
-The kernels are compiled lazily by :func:`kernels` (first call, or :func:`warm_up` at service
-start-up) with ``cache=True``. The cache directory is, in order: the one given to
-:func:`configure_cache` (the service passes ``LEARNDYN_NUMBA_CACHE_DIR``), numba's own
-``NUMBA_CACHE_DIR``, the package's ``__pycache__`` if writable, numba's per-user cache
-directory, and finally a directory under the system temporary directory; if none is
-writable the kernels are compiled without a cache. The cache is keyed by CPU model.
+The kernels are compiled lazily by :func:`kernels` (on first use, or by
+:func:`service.core.descent.warm_up` at service start-up) with ``cache=True``. The cache
+directory is, in order: the one given to :func:`configure_cache` (the service passes
+``LEARNDYN_NUMBA_CACHE_DIR``), numba's own ``NUMBA_CACHE_DIR``, the package's
+``__pycache__`` if writable, numba's per-user cache directory, and finally a directory under
+the system temporary directory; if none is writable the kernels are compiled without a
+cache. numba keys the cache by the source file's contents and the CPU model: a cache
+written on another CPU is ignored (and the warm-up compiles again, ~20 s).
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ import numpy as np
 from numba import njit
 from numba.core import config as numba_config
 
-# Activation codes passed to the kernel (see ACTIVATION_CODES in descent).
+# Activation codes passed to the kernel (descent maps the registry names to them).
 TANH, LOGISTIC, ARCTAN, ERF = 0, 1, 2, 3
 
 # Stop codes returned by the kernel; 0 means "not stopped yet".
