@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -445,8 +446,34 @@ def _compile(cache: bool) -> tuple[Any, Any, Any]:
     return jit(_start_run), jit(_run_chunk), jit(_finish_run)
 
 
-def _fallback_cache_dir() -> str:
-    return os.path.join(tempfile.gettempdir(), f"learndyn-numba-{os.getuid()}")
+def _fallback_cache_dir() -> str | None:
+    """A private directory under the temporary directory, or None if it is not ours.
+
+    Cache files are pickles that numba loads and runs, so a directory in a shared /tmp is
+    used only if it is this user's own and nobody else can write to it.
+    """
+    path = os.path.join(tempfile.gettempdir(), f"learndyn-numba-{os.getuid()}")
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        st = os.lstat(path)
+    except OSError:
+        return None
+    private = stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022
+    return path if private else None
+
+
+def _compile_cached(directory: str | None) -> Kernels | None:
+    """Compile with the cache in ``directory`` (None: numba's default locators), or None if
+    numba finds no writable place for it."""
+    saved: str = numba_config.CACHE_DIR  # type: ignore[attr-defined]
+    numba_config.CACHE_DIR = directory or ""  # type: ignore[attr-defined]
+    try:
+        start, chunk, finish = _compile(cache=True)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return None
+    finally:
+        numba_config.CACHE_DIR = saved  # type: ignore[attr-defined]
+    return Kernels(start, chunk, finish, directory or "numba's default")
 
 
 def kernels() -> Kernels:
@@ -455,22 +482,13 @@ def kernels() -> Kernels:
     with _lock:
         if _kernels is not None:
             return _kernels
-        candidates: list[str | None] = []
-        if _requested_cache_dir:
-            candidates.append(_requested_cache_dir)
-        saved: str = numba_config.CACHE_DIR  # type: ignore[attr-defined]
-        candidates += [saved or None, _fallback_cache_dir()]
-        built: Kernels | None = None
-        for directory in candidates:
-            numba_config.CACHE_DIR = directory or ""  # type: ignore[attr-defined]
-            try:
-                start, chunk, finish = _compile(cache=True)
-            except RuntimeError:  # "cannot cache function ...: no locator available"
-                continue
-            finally:
-                numba_config.CACHE_DIR = saved  # type: ignore[attr-defined]
-            built = Kernels(start, chunk, finish, directory or "numba's default")
-            break
+        preferred = _requested_cache_dir or numba_config.CACHE_DIR  # type: ignore[attr-defined]
+        # numba itself falls back from a preferred directory to __pycache__ and the user's
+        # cache; the private temporary directory is tried only when all of those fail
+        built = _compile_cached(preferred or None)
+        if built is None:
+            fallback = _fallback_cache_dir()
+            built = _compile_cached(fallback) if fallback else None
         if built is None:
             start, chunk, finish = _compile(cache=False)
             built = Kernels(start, chunk, finish, None)

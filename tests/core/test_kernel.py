@@ -340,3 +340,21 @@ def test_kernels_release_the_gil_and_are_cached() -> None:
     for dispatcher in (ks.start_run, ks.run_chunk, ks.finish_run):
         assert dispatcher.targetoptions["nogil"] is True
         assert dispatcher.stats.cache_path  # a cache locator was found
+
+
+def test_the_temporary_cache_directory_must_be_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # numba loads pickles from its cache: a shared /tmp directory others can write is refused
+    from service.core import kernel
+
+    monkeypatch.setattr(kernel.tempfile, "gettempdir", lambda: str(tmp_path))
+    mine = tmp_path / f"learndyn-numba-{os.getuid()}"
+    assert kernel._fallback_cache_dir() == str(mine)
+    assert mine.stat().st_mode & 0o777 == 0o700
+    mine.chmod(0o777)
+    assert kernel._fallback_cache_dir() is None
+    mine.rmdir()
+    (tmp_path / "elsewhere").mkdir(mode=0o700)
+    mine.symlink_to(tmp_path / "elsewhere")
+    assert kernel._fallback_cache_dir() is None
