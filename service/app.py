@@ -5,11 +5,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 
 import anyio
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -20,6 +23,8 @@ from service.api.body_limit import BodyLimitMiddleware
 from service.api.docs import install_docs
 from service.api.guards import compute_guards
 from service.api.problems import install_problem_handlers, problem_responses
+from service.core import kernel
+from service.core.descent import warm_up
 from service.settings import Settings
 
 DESCRIPTION = """\
@@ -45,11 +50,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service with ``settings`` (default: from the environment)."""
     settings = settings or Settings.from_env()
 
+    async def warm_up_then_ready(app: FastAPI) -> None:
+        # compile (or load from the cache) the descent kernel off the event loop
+        try:
+            await anyio.to_thread.run_sync(app.state.warm_up)
+        except Exception:
+            logging.getLogger("learndyn").exception("kernel warm-up failed; not ready")
+            return
+        app.state.ready = True
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.ready = True
+        kernel.configure_cache(settings.numba_cache_dir)
+        warming = asyncio.create_task(warm_up_then_ready(app))
         yield
         app.state.ready = False
+        await warming
 
     app = FastAPI(
         title="learndyn",
@@ -62,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.ready = False
     app.state.compute_slots = anyio.Semaphore(settings.compute_slots)
+    app.state.warm_up = warm_up
     install_problem_handlers(app)
     # added last = outermost: ids and logs see every answer, 413s included
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -31,9 +31,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "warmup":
-        from service.core.warmup import warm_up
+        from service.core.descent import warm_up
 
-        print(f"learndyn warmup: {warm_up()} runs")
+        warm_up()
+        print("learndyn warmup: the descent kernel is compiled and cached")
         return 0
 
     if args.command == "train":

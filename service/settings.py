@@ -18,6 +18,9 @@ LEARNDYN_QUEUE_SECONDS        2             how long a request waits for a slot;
 LEARNDYN_RETRY_AFTER          5             seconds, the Retry-After of a 503
 LEARNDYN_API_KEY              (unset)       when set, compute endpoints need this bearer token
 LEARNDYN_CORS_ORIGINS         (empty)       comma-separated origins allowed by CORS
+LEARNDYN_NUMBA_CACHE_DIR      (unset)       where the compiled kernel is cached; set it when
+                                            the package directory is read-only (else
+                                            numba's per-user or a private temporary one)
 ============================  ============  ===================================================
 """
 
@@ -49,6 +52,7 @@ class Settings:
     api_key: str | None = None
     cors_origins: tuple[str, ...] = ()
     workers: int = 1
+    numba_cache_dir: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

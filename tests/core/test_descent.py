@@ -135,3 +135,15 @@ def test_early_stop_is_the_last_recorded_point() -> None:
     result = run(scalar(), 10**6, weight_bound=1.5, record_points=50)
     assert result.history.t[-1] == result.steps
     assert np.all(np.diff(result.history.t) > 0)
+
+
+def test_step_and_gradient_norms_do_not_overflow_in_their_squares() -> None:
+    # ∇E(0) = −2·(1e-300 + 1e300)·c(0)·θ'(0) = −2e300: finite, though its square is not
+    problem = build_problem([[1e-300], [1e300]], [1, 1], get_activation("tanh"))
+    assert run(problem, 5).gradient_norm == pytest.approx(2e300, rel=1e-12)
+    # x1 = 0 − 1e160·(−2) = 2e160: a finite step (and margin) whose square overflows
+    r = run(scalar(), 1, learning_rate=1e160)
+    assert (r.steps, r.stopped_by) == (1, StopReason.STEPS)
+    assert r.last_step == pytest.approx(2e160, rel=1e-15)
+    r = run(scalar(), 10, learning_rate=1e160, step_tolerance=1e300)
+    assert r.stopped_by is StopReason.STEP_TOLERANCE and r.steps == 1
