@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -53,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("learndyn serve needs the server extra: pip install 'learndyn[server]'")
         return 1
 
+    # uvicorn drains the server on SIGTERM, then re-raises the signal to the handler it found:
+    # make that handler a clean exit, so a graceful shutdown exits 0.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
         "service.app:app",
         host=getattr(args, "host", defaults.host),
@@ -87,6 +91,10 @@ LOG_CONFIG: dict[str, object] = {
     },
 }
 """Access logs as bare JSON lines on stdout; everything else on stderr."""
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _train(path: str, url: str, raw: bool) -> int:

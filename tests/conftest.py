@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -47,13 +51,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def live_server() -> Iterator[str]:
-    """A real uvicorn serving the app on a free loopback port; yields its base URL."""
-    import subprocess
-    import sys
-    import time
-
+@contextmanager
+def serve(env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Run ``python -m service serve`` on a free loopback port with extra environment
+    variables, wait until /readyz says ready, yield (base URL, process); stop it after."""
     import httpx
 
     port = free_port()
@@ -61,10 +62,11 @@ def live_server() -> Iterator[str]:
         [sys.executable, "-m", "service", "serve", "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300  # a first start compiles the kernel
         while True:
             try:
                 if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
@@ -74,11 +76,19 @@ def live_server() -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the test server did not start")
             time.sleep(0.1)
-        yield url
+        yield url, process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture(scope="module")
+def live_server() -> Iterator[str]:
+    """A real uvicorn serving the app on a free loopback port; yields its base URL."""
+    with serve({"LEARNDYN_COMPUTE_SECONDS": "10"}) as (url, _):
+        yield url

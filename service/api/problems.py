@@ -4,6 +4,8 @@
   with ``errors``, one entry per bad field.
 * ``InvalidProblem`` (a rule of the mathematics: ragged rows, targets not ±1, …) and
   ``LimitExceeded`` (a figure over the limits table) → 422 with the field named.
+* ``TimeLimitExceeded`` (a computation past ``LEARNDYN_COMPUTE_SECONDS``) → 504: the same
+  request would time out again, so it is not 503 (which clients retry).
 * Starlette's ``HTTPException`` (404, 405, 413 from the body limit, …) → its status.
 * Anything else → 500 with no trace, no path, no internals.
 """
@@ -19,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from service.core.errors import InvalidProblem
+from service.core.errors import InvalidProblem, TimeLimitExceeded
 from service.schemas import FieldError, Problem
 
 PROBLEM_JSON = "application/problem+json"
@@ -80,6 +82,11 @@ def _rule_error(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(422, str(exc), type_=f"urn:learndyn:{kind}", errors=[error])
 
 
+def _time_limit(_: Request, exc: Exception) -> JSONResponse:
+    # 504, not 503: retrying the same request would hit the same limit
+    return problem_response(504, str(exc), type_="urn:learndyn:time-limit")
+
+
 def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     response = problem_response(exc.status_code, str(exc.detail))
@@ -103,6 +110,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(InvalidProblem, _rule_error)
     app.add_exception_handler(LimitExceeded, _rule_error)
+    app.add_exception_handler(TimeLimitExceeded, _time_limit)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _server_error)
 

@@ -50,6 +50,7 @@ def train(
         initial=request.initial_weights,
         seed=request.seed,
         order=request.order,
+        time_limit=settings.compute_seconds,
     )
     response = _response(result)
     # The measured log_rate comes from the divergence engine (wired at merge).

@@ -24,6 +24,7 @@ A shuffled online run draws one ``rng.permutation(n)`` per pass from
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -32,7 +33,7 @@ from numpy.typing import NDArray
 
 from service.core import kernel as _k
 from service.core.activations import Array, get_activation
-from service.core.errors import InvalidProblem
+from service.core.errors import InvalidProblem, TimeLimitExceeded
 from service.core.problem import (
     Problem,
     accuracy,
@@ -119,6 +120,7 @@ def run_descent(
     initial: Sequence[float] | None = None,
     seed: int | None = None,
     order: Order = Order.GIVEN,
+    time_limit: float | None = None,
 ) -> DescentResult:
     """Run gradient descent (``gd``) or online backprop (``online``) from ``initial``.
 
@@ -134,6 +136,9 @@ def run_descent(
         How many log-spaced times to record besides t = 0.
     initial, seed
         Initial weights; see :func:`initial_weights`. ``seed`` also drives the shuffled order.
+    time_limit
+        Wall-time limit in seconds; checked between chunks of the compiled kernel (a chunk is
+        about 2^22 multiply-adds, a fraction of a second), past it :class:`TimeLimitExceeded`.
     """
     if not (learning_rate > 0 and math.isfinite(learning_rate)):
         raise InvalidProblem("learning_rate", "must be a finite number > 0")
@@ -145,7 +150,14 @@ def run_descent(
     rng = np.random.default_rng([0 if seed is None else seed, 1])
     schedule = record_schedule(stop.steps, record_points)
     return _descend_compiled(
-        problem, method, learning_rate, stop, schedule, x0, rng if order is Order.SHUFFLED else None
+        problem,
+        method,
+        learning_rate,
+        stop,
+        schedule,
+        x0,
+        rng if order is Order.SHUFFLED else None,
+        time_limit,
     )
 
 
@@ -300,8 +312,12 @@ def _descend_compiled(
     schedule: NDArray[np.int64],
     x0: Array,
     rng: np.random.Generator | None,
+    time_limit: float | None = None,
 ) -> DescentResult:
     """The compiled kernel, driven in chunks of :func:`chunk_steps` steps.
+
+    ``time_limit`` (seconds from the start of the run) is checked between chunks: past it
+    the run raises :class:`TimeLimitExceeded`.
 
     ``rng`` (shuffled online runs only) draws the pass orders: the permutations of a chunk
     are drawn at once, row by row exactly as successive ``rng.permutation(n)`` calls.
@@ -332,6 +348,7 @@ def _descend_compiled(
     orders = _k.given_order(n)
     t_orders = 0
     per_chunk = chunk_steps(problem, shuffled)
+    deadline = None if time_limit is None else time.monotonic() + time_limit
 
     code = int(
         ks.start_run(kind, B, x, z, v, g, fstate, use_blas, error_tolerance, classify, weight_bound)
@@ -351,6 +368,8 @@ def _descend_compiled(
                 step_tolerance,
             )
         )  # fmt: skip
+        if code == _k.RUNNING and deadline is not None and time.monotonic() > deadline:
+            raise TimeLimitExceeded(time_limit or 0.0, int(istate[_k.T]), stop.steps)
     t = int(istate[_k.T])
     row = 0
     if rng is not None and code != _k.NON_FINITE:

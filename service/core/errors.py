@@ -15,3 +15,20 @@ class InvalidProblem(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class TimeLimitExceeded(Exception):
+    """A computation ran past its wall-time deadline and was stopped between two chunks.
+
+    Not a property of the problem: the same request with fewer steps, or a larger limit,
+    completes. ``seconds`` is the limit and ``reached`` how far the run got (steps).
+    """
+
+    def __init__(self, seconds: float, reached: int, total: int) -> None:
+        super().__init__(
+            f"the computation was stopped at its wall-time limit of {seconds:g} s, after "
+            f"{reached} of {total} steps; ask for fewer steps (or raise LEARNDYN_COMPUTE_SECONDS)"
+        )
+        self.seconds = seconds
+        self.reached = reached
+        self.total = total
