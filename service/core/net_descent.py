@@ -1,0 +1,328 @@
+"""Gradient descent and online backprop on multilayer nets, and per-layer summaries.
+
+:func:`run_network_descent` is :func:`service.core.descent.run_descent` for the nets of
+:mod:`service.core.network`: the same stop rules, recorder, non-finite rule, chunking and
+wall-time limit, returning the same :class:`~service.core.descent.DescentResult`; the loop
+runs in the compiled backprop kernel :mod:`service.core.net_kernel`. With no hidden layer
+the net is the perceptron, but the service sends those runs to the perceptron kernel.
+
+:class:`NetworkModel` is the net as a differentiable function of its flat weights
+(``error_and_gradient``, ``margins``), the one thing a gradient-flow integrator needs: the
+flow ẋ = −α·∇E(x) of a net is the perceptron's solve_ivp path with this gradient in place
+of ``problem.error_and_gradient`` (and no analytic Hessian: the integrator estimates it).
+
+:func:`summarise_layers` splits per-weight quantities of a run (the final t·Δw, its drift
+over the last decade of t, and any per-weight log rate from the divergence engine) by
+layer: near the end of a run the lower layers barely move (Kung and Hwang, quoted in the
+paper's §4), which these figures show.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from service.core import kernel as _k
+from service.core.activations import Array
+from service.core.descent import (
+    CHUNK_WORK,
+    MAX_CHUNK_ORDERS,
+    MAX_CHUNK_STEPS,
+    DescentResult,
+    StopRules,
+    _draw_orders,
+    vector_norm,
+)
+from service.core.errors import InvalidProblem, TimeLimitExceeded
+from service.core.net_kernel import net_kernels, unit_offsets
+from service.core.network import (
+    DEFAULT_SEED,
+    Layout,
+    NetworkProblem,
+    initial_network_weights,
+    network_accuracy,
+)
+from service.core.recorder import History, record_schedule
+from service.vocabulary import ActivationName, Method, Order, StopReason
+
+_ACTIVATION_CODES: dict[str, int] = {
+    ActivationName.TANH: _k.TANH,
+    ActivationName.LOGISTIC: _k.LOGISTIC,
+    ActivationName.ARCTAN: _k.ARCTAN,
+    ActivationName.ERF: _k.ERF,
+}
+_STOP_CODES: dict[int, StopReason] = {
+    _k.STEPS: StopReason.STEPS,
+    _k.WEIGHT_BOUND: StopReason.WEIGHT_BOUND,
+    _k.STEP_TOLERANCE: StopReason.STEP_TOLERANCE,
+    _k.ERROR_TOLERANCE: StopReason.ERROR_TOLERANCE,
+    _k.CLASSIFIED: StopReason.CLASSIFIED,
+    _k.NON_FINITE: StopReason.NON_FINITE,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkRun:
+    """A run of a multilayer net: the descent result and the seed its weights came from
+    (None when they were given)."""
+
+    result: DescentResult
+    seed: int | None
+
+
+class _Buffers:
+    """The kernel's description of the net and its per-example scratch."""
+
+    __slots__ = ("kind", "A", "y", "widths", "starts", "offs", "bias", "h", "d", "delta", "gi")
+
+    def __init__(self, problem: NetworkProblem) -> None:
+        layout = problem.layout
+        self.kind = _ACTIVATION_CODES[problem.activation.name]
+        self.A = np.ascontiguousarray(problem.A, dtype=np.float64)
+        self.y = np.ascontiguousarray(problem.y, dtype=np.float64)
+        self.widths = np.asarray(layout.widths, dtype=np.int64)
+        self.starts = np.asarray(layout.starts, dtype=np.int64)
+        self.offs = unit_offsets(self.widths)
+        self.bias = layout.bias
+        units = int(self.offs[-1])
+        self.h, self.d, self.delta = np.zeros(units), np.zeros(units), np.zeros(units)
+        self.gi = np.zeros(layout.size)
+
+
+class NetworkModel:
+    """A net as a function of its flat weights, through the compiled backprop kernel."""
+
+    def __init__(self, problem: NetworkProblem) -> None:
+        self.problem = problem
+        self._buffers = _Buffers(problem)
+        self._kernels = net_kernels()
+
+    @property
+    def m(self) -> int:
+        """Number of weights."""
+        return self.problem.m
+
+    def error_and_gradient(self, x: Array) -> tuple[float, Array]:
+        """E(x) (NaN when not finite) and ∇E(x) by backpropagation."""
+        b = self._buffers
+        g = np.empty(self.problem.m)
+        z = np.empty(self.problem.n)
+        err = self._kernels.gradient(
+            b.kind, b.A, b.y, np.ascontiguousarray(x, dtype=np.float64),
+            b.widths, b.starts, b.offs, b.bias, b.h, b.d, b.delta, z, g,
+        )  # fmt: skip
+        return float(err), g
+
+    def margins(self, x: Array) -> Array:
+        """z_i = y_i·a_out(u^i)."""
+        b = self._buffers
+        g = np.empty(self.problem.m)
+        z = np.empty(self.problem.n)
+        self._kernels.gradient(
+            b.kind, b.A, b.y, np.ascontiguousarray(x, dtype=np.float64),
+            b.widths, b.starts, b.offs, b.bias, b.h, b.d, b.delta, z, g,
+        )  # fmt: skip
+        return z
+
+
+def chunk_steps(problem: NetworkProblem, shuffled: bool) -> int:
+    """Steps per kernel call: about CHUNK_WORK multiply-adds (forward and back ≈ 3 per
+    weight per example), within the perceptron driver's caps."""
+    steps = CHUNK_WORK // (3 * problem.n * problem.m)
+    if shuffled:
+        steps = min(steps, MAX_CHUNK_ORDERS // problem.n)
+    return max(1, min(steps, MAX_CHUNK_STEPS))
+
+
+def _nan_or(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def run_network_descent(
+    problem: NetworkProblem,
+    *,
+    method: Method,
+    learning_rate: float,
+    stop: StopRules,
+    record_points: int,
+    initial: Sequence[float] | None = None,
+    seed: int | None = None,
+    order: Order = Order.GIVEN,
+    time_limit: float | None = None,
+) -> NetworkRun:
+    """Run gd or online backprop on a net; see :func:`service.core.descent.run_descent`.
+
+    The initial weights are ``initial``, else drawn from ``seed``, else from
+    :data:`~service.core.network.DEFAULT_SEED` (see :mod:`service.core.network`); a
+    shuffled online run draws its pass orders from ``np.random.default_rng([seed, 1])``.
+    """
+    if not (learning_rate > 0 and math.isfinite(learning_rate)):
+        raise InvalidProblem("learning_rate", "must be a finite number > 0")
+    if stop.steps < 1:
+        raise InvalidProblem("steps", "must be at least 1")
+    if method not in (Method.GD, Method.ONLINE):
+        raise InvalidProblem("method", "hidden-layer nets run with 'gd' or 'online'")
+    if order is Order.SHUFFLED and method is not Method.ONLINE:
+        raise InvalidProblem("order", "'shuffled' applies to method 'online' only")
+    x0 = initial_network_weights(problem, initial, seed)
+    used_seed = None if initial is not None else (DEFAULT_SEED if seed is None else seed)
+    rng = np.random.default_rng([0 if seed is None else seed, 1])
+    schedule = record_schedule(stop.steps, record_points)
+    result = _descend(
+        problem, method, learning_rate, stop, schedule, x0,
+        rng if order is Order.SHUFFLED else None, time_limit,
+    )  # fmt: skip
+    return NetworkRun(result=result, seed=used_seed)
+
+
+def _descend(
+    problem: NetworkProblem,
+    method: Method,
+    learning_rate: float,
+    stop: StopRules,
+    schedule: NDArray[np.int64],
+    x0: Array,
+    rng: np.random.Generator | None,
+    time_limit: float | None,
+) -> DescentResult:
+    """The compiled kernel, driven in chunks (as ``descent._descend_compiled``)."""
+    ks = net_kernels()
+    b = _Buffers(problem)
+    n, m = problem.n, problem.m
+    online = method is Method.ONLINE
+    x = np.array(x0, dtype=np.float64)
+    z, g = np.empty(n), np.empty(m)
+    x_new, z_new, g_new = np.empty(m), np.empty(n), np.empty(m)
+    istate = np.zeros(2, dtype=np.int64)
+    fstate = np.zeros(2, dtype=np.float64)
+    capacity = len(schedule) + 1
+    rec_t, rec_error = np.empty(capacity), np.empty(capacity)
+    rec_weights, rec_t_delta = np.empty((capacity, m)), np.empty((capacity, m))
+    error_tolerance = _nan_or(stop.error_tolerance)
+    weight_bound = _nan_or(stop.weight_bound)
+    step_tolerance = _nan_or(stop.step_tolerance)
+    classify = bool(stop.on_classification)
+    shuffled = rng is not None
+    orders = _k.given_order(n)
+    t_orders = 0
+    per_chunk = chunk_steps(problem, shuffled)
+    deadline = None if time_limit is None else time.monotonic() + time_limit
+    net = (b.widths, b.starts, b.offs, b.bias, b.h, b.d, b.delta)
+
+    code = int(
+        ks.start_run(
+            b.kind, b.A, b.y, x, *net, z, g, fstate, error_tolerance, classify, weight_bound
+        )
+    )
+    while code == _k.RUNNING:
+        t = int(istate[_k.T])
+        t_end = min(stop.steps, t + per_chunk)
+        if rng is not None:
+            t_orders = t
+            orders = _draw_orders(rng, t_end - t, n)
+        code = int(
+            ks.run_chunk(
+                b.kind, online, b.A, b.y, learning_rate, *net, b.gi,
+                x, z, g, x_new, z_new, g_new, istate, fstate, schedule,
+                rec_t, rec_error, rec_weights, rec_t_delta, stop.steps, t_end,
+                orders, shuffled, t_orders, error_tolerance, classify, weight_bound,
+                step_tolerance,
+            )
+        )  # fmt: skip
+        if code == _k.RUNNING and deadline is not None and time.monotonic() > deadline:
+            raise TimeLimitExceeded(time_limit or 0.0, int(istate[_k.T]), stop.steps)
+    t = int(istate[_k.T])
+    row = 0
+    if rng is not None and code != _k.NON_FINITE:
+        row = t - t_orders
+        if row >= len(orders):
+            orders, row = _draw_orders(rng, 1, n), 0
+    size = int(
+        ks.finish_run(
+            b.kind, online, b.A, b.y, learning_rate, *net, b.gi, x, g, x_new, istate, fstate,
+            rec_t, rec_error, rec_weights, rec_t_delta, orders, row, code,
+        )
+    )  # fmt: skip
+    return DescentResult(
+        weights=x,
+        error=float(fstate[_k.ERR]),
+        steps=t,
+        stopped_by=_STOP_CODES[code],
+        accuracy=network_accuracy(problem, x),
+        last_step=float(fstate[_k.LAST_STEP]),
+        gradient_norm=vector_norm(g),
+        history=History(
+            t=rec_t[:size].copy(),
+            error=rec_error[:size].copy(),
+            weights=rec_weights[:size].copy(),
+            t_delta=rec_t_delta[:size].copy(),
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LayerSummary:
+    """One layer's share of a run.
+
+    ``t_delta`` is the layer's final t·Δw; ``t_delta_norm`` its norm; ``t_delta_drift`` is
+    max over recorded t in [t_end/10, t_end] of ‖t·Δw(t) − t·Δw(t_end)‖₂ / ‖t·Δw(t_end)‖₂
+    (how far the statistic of Figure 5 moved over the last decade; None when the last
+    decade has fewer than two samples, a non-finite row, or a zero final norm);
+    ``log_rate`` is the divergence engine's per-weight rate for the layer's weights, when
+    given.
+    """
+
+    index: int
+    inputs: int
+    units: int
+    start: int
+    stop: int
+    weights: Array
+    bias: Array | None
+    t_delta: Array | None
+    t_delta_norm: float | None
+    t_delta_drift: float | None
+    log_rate: Array | None
+    log_rate_norm: float | None
+
+
+def summarise_layers(
+    layout: Layout, weights: Array, history: History, log_rate: Array | None = None
+) -> list[LayerSummary]:
+    """Split a run's final weights, t·Δw and (optionally) per-weight log rates by layer."""
+    out: list[LayerSummary] = []
+    t = history.t
+    last = len(t) - 1
+    decade = [k for k in range(len(t)) if t[k] >= t[last] / 10.0] if last >= 0 else []
+    for index, (W, c) in enumerate(layout.unflatten(np.asarray(weights, dtype=np.float64))):
+        start, stop = layout.starts[index], layout.starts[index + 1]
+        td = history.t_delta[:, start:stop]
+        final = td[last] if last >= 0 and np.isfinite(td[last]).all() else None
+        norm = vector_norm(final) if final is not None else None
+        drift: float | None = None
+        rows = td[decade] if decade else td[:0]
+        if final is not None and norm and len(decade) >= 2 and np.isfinite(rows).all():
+            drift = max(vector_norm(row - final) for row in rows) / norm
+        rate = None if log_rate is None else np.asarray(log_rate[start:stop], dtype=np.float64)
+        out.append(
+            LayerSummary(
+                index=index,
+                inputs=layout.widths[index],
+                units=layout.widths[index + 1],
+                start=start,
+                stop=stop,
+                weights=W.copy(),
+                bias=None if c is None else c.copy(),
+                t_delta=final,
+                t_delta_norm=norm,
+                t_delta_drift=drift,
+                log_rate=rate,
+                log_rate_norm=None if rate is None else vector_norm(rate),
+            )
+        )
+    return out
