@@ -11,6 +11,7 @@ from service.api.examples import TRAIN_EXAMPLES
 from service.api.limits import check_size, check_work, get_settings
 from service.api.problems import PROBLEM_RESPONSES
 from service.api.separability import theory_response
+from service.api.train_network import train_network
 from service.core.activations import get_activation
 from service.core.descent import STOP_EXPLANATIONS, DescentResult, StopRules, run_descent
 from service.core.errors import InvalidProblem
@@ -28,6 +29,8 @@ def train(
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> TrainResponse:
     """Run gradient descent and judge the weights' fate."""
+    if request.network.hidden:
+        return train_network(request, settings)
     data = request.dataset
     problem = build_problem(
         data.inputs, data.targets, get_activation(request.activation), bias=data.bias

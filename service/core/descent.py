@@ -431,7 +431,8 @@ def warm_up() -> None:
     """Compile the kernel (or load it from the cache) and run gd and shuffled online once.
 
     The activation, the method, the order and the BLAS switch are run-time arguments of one
-    compiled function, so these two tiny runs compile everything a request can use.
+    compiled function, so these two tiny runs compile everything a request can use; then
+    the same for the backprop kernel of nets with hidden layers.
     """
     problem = build_problem([[1.0, -0.5], [0.25, 2.0]], [1, -1], get_activation("tanh"))
     for method, order in ((Method.GD, Order.GIVEN), (Method.ONLINE, Order.SHUFFLED)):
@@ -439,3 +440,6 @@ def warm_up() -> None:
             problem, method=method, learning_rate=0.1, stop=StopRules(steps=3),
             record_points=2, seed=0, order=order,
         )  # fmt: skip
+    from service.core.net_descent import warm_up_network  # imports this module
+
+    warm_up_network()

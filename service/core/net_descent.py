@@ -326,3 +326,21 @@ def summarise_layers(
             )
         )
     return out
+
+
+def warm_up_network() -> None:
+    """Compile the backprop kernel (or load it from the cache) with two tiny runs, gd and
+    shuffled online, on a 2-1-1 net with biases (the activation, the method and the depth are
+    run-time arguments of one compiled function)."""
+    from service.core.activations import get_activation
+    from service.core.network import build_network_problem
+
+    problem = build_network_problem(
+        [[1.0, -0.5], [0.25, 2.0]], [1, -1], get_activation("tanh"), hidden=[1], bias=True
+    )
+    for method, order in ((Method.GD, Order.GIVEN), (Method.ONLINE, Order.SHUFFLED)):
+        run_network_descent(
+            problem, method=method, learning_rate=0.1, stop=StopRules(steps=3),
+            record_points=2, seed=0, order=order,
+        )  # fmt: skip
+    NetworkModel(problem).error_and_gradient(np.zeros(problem.m))

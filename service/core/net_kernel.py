@@ -35,9 +35,8 @@ from service.core import kernel as _k
 from service.core.kernel import (
     ARCTAN,
     CLASSIFIED,
-    ERROR_TOLERANCE,
     ERR,
-    K,
+    ERROR_TOLERANCE,
     LAST_STEP,
     NON_FINITE,
     RUNNING,
@@ -45,6 +44,7 @@ from service.core.kernel import (
     STEPS,
     TANH,
     WEIGHT_BOUND,
+    K,
     T,
     _residual,
     _scaled_norm,

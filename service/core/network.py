@@ -170,9 +170,7 @@ def initial_network_weights(
         if not np.all(np.isfinite(x)):
             raise InvalidProblem("initial_weights", "every weight must be a finite number")
         if not math.isfinite(network_error_and_gradient(problem, x)[0]):
-            raise InvalidProblem(
-                "initial_weights", "the net's output overflows at these weights"
-            )
+            raise InvalidProblem("initial_weights", "the net's output overflows at these weights")
         return x
     rng = np.random.default_rng([DEFAULT_SEED if seed is None else seed, 0])
     return rng.uniform(-INITIAL_WEIGHT_RANGE, INITIAL_WEIGHT_RANGE, size=m)

@@ -14,12 +14,22 @@ PositiveReal = Annotated[Real, Field(gt=0)]
 
 
 class Network(StrictModel):
-    """The architecture. Only the paper's perceptron (no hidden layer) for now."""
+    """The architecture: inputs, hidden layers of the given widths, one output unit.
 
-    hidden: list[Annotated[Count, Field(ge=1)]] = Field(
+    The activation θ is used in every layer; with ``dataset.bias`` every unit has a bias.
+    Weights are flattened layer by layer from the input side, each layer's matrix row-major
+    (the incoming weights of unit 0, then of unit 1, …) followed by its biases; a 2-2-1 net
+    with biases has 9 weights, the output layer's 3 last. Without ``initial_weights`` the
+    weights of a net with hidden layers are drawn uniformly from [−0.5, 0.5] with ``seed``,
+    or with seed 0 when none is given (all-zero weights would be a saddle point).
+    """
+
+    hidden: list[Annotated[Count, Field(ge=1, le=256)]] = Field(
         default_factory=list,
-        max_length=0,
-        description="Hidden layer widths; empty is the single-layer perceptron of the paper.",
+        max_length=8,
+        description="Hidden layer widths (at most 8 layers of at most 256 units); empty is the "
+        "single-layer perceptron of the paper.",
+        examples=[[], [2]],
     )
 
 
@@ -64,7 +74,8 @@ class TrainRequest(StrictModel):
     initial_weights: list[Real] | None = Field(
         default=None,
         description="Starting weights, m of them (bias last). Default: zeros, or drawn "
-        "uniformly from [−0.5, 0.5] when a seed is given.",
+        "uniformly from [−0.5, 0.5] when a seed is given. With hidden layers: every weight "
+        "in the layout of ``network``, drawn from seed 0 by default.",
     )
     seed: Annotated[Count, Field(ge=0, le=2**63 - 1)] | None = Field(
         default=None, description="Seeds the initial weights (when none are given) and shuffling."
@@ -116,6 +127,31 @@ class Divergence(BaseModel):
     explanation: str
 
 
+class Layer(BaseModel):
+    """One weight layer of a net with hidden layers, and its share of the run."""
+
+    index: int = Field(description="0 for the layer fed by the inputs; the last is the output.")
+    inputs: int = Field(description="Units feeding the layer (m_{ℓ−1}).")
+    units: int = Field(description="Units of the layer (m_ℓ; 1 for the output layer).")
+    start: int = Field(description="Offset of the layer's first weight in the flat vector.")
+    stop: int = Field(description="One past the offset of its last weight.")
+    weights: list[list[float]] = Field(description="The final matrix W_ℓ, one row per unit.")
+    bias: list[float] | None = Field(description="The final biases, when dataset.bias.")
+    t_delta: list[float] | None = Field(
+        description="The layer's final t·(w(t+1) − w(t)) (flat, the layer's order); null "
+        "when the next iterate was not finite."
+    )
+    t_delta_norm: float | None = Field(description="‖t_delta‖₂.")
+    t_delta_drift: float | None = Field(
+        description="max over recorded t in [t_end/10, t_end] of ‖t·Δw(t) − t·Δw(t_end)‖₂ / "
+        "‖t·Δw(t_end)‖₂: how far the paper's Figure 5 statistic moved over the last decade "
+        "(small: the layer grows like log t; lower layers drift while the output settles)."
+    )
+    log_rate: list[float] | None = Field(
+        default=None, description="The divergence analysis' log_rate for this layer's weights."
+    )
+
+
 class TrainResponse(BaseModel):
     """The end of the run, its history and the verdict."""
 
@@ -135,4 +171,13 @@ class TrainResponse(BaseModel):
         default=None,
         description="The data's separability, Sontag's Lemma, and the log_rate predicted by "
         "the implicit bias of gradient descent (ŵ/k), compared with the measured one.",
+    )
+    layers: list[Layer] | None = Field(
+        default=None,
+        description="Per weight layer, for nets with hidden layers (null for the perceptron).",
+    )
+    initial_seed: int | None = Field(
+        default=None,
+        description="The seed the initial weights were drawn from, for nets with hidden "
+        "layers when initial_weights were not given.",
     )
