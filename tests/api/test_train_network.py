@@ -1,0 +1,107 @@
+"""POST /train with hidden layers: the layout, per-layer figures, theory, errors, Figure 5."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from fastapi.testclient import TestClient
+
+from service.api.examples import TRAIN_EXAMPLES
+from tests.conftest import strict_json
+
+XOR = {
+    "dataset": {
+        "inputs": [[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]],
+        "targets": [-1, 1, 1, -1],
+        "bias": True,
+    },
+    "network": {"hidden": [2]},
+}
+
+
+def post(client: TestClient, body: Any) -> tuple[int, Any]:
+    r = client.post("/train", json=body)
+    return r.status_code, strict_json(r.text)
+
+
+def _xor_error(x: list[float]) -> float:
+    """E of a 2-2-1 tanh net with biases, weights in the documented layout."""
+    W1 = np.array(x[0:4]).reshape(2, 2)
+    c1, w2, c2 = np.array(x[4:6]), np.array(x[6:8]), x[8]
+    total = 0.0
+    for u, y in zip(XOR["dataset"]["inputs"], XOR["dataset"]["targets"], strict=True):  # type: ignore[index]
+        hidden = np.tanh(W1 @ np.array(u) + c1)
+        total += (math.tanh(float(w2 @ hidden) + c2) - y) ** 2
+    return total
+
+
+def test_layers_follow_the_documented_layout(client: TestClient) -> None:
+    status, body = post(client, {**XOR, "steps": 50, "learning_rate": 0.05})
+    assert status == 200
+    x = body["weights"]
+    assert len(x) == 9 and body["initial_seed"] == 0
+    first, output = body["layers"]
+    assert (first["inputs"], first["units"], first["start"], first["stop"]) == (2, 2, 0, 6)
+    assert (output["inputs"], output["units"], output["start"], output["stop"]) == (2, 1, 6, 9)
+    assert first["weights"] == [x[0:2], x[2:4]] and first["bias"] == x[4:6]
+    assert output["weights"] == [x[6:8]] and output["bias"] == [x[8]]
+    assert math.isclose(body["error"], _xor_error(x), rel_tol=1e-12)
+    assert (
+        body["history"]["weights"][0]
+        == np.random.default_rng([0, 0]).uniform(-0.5, 0.5, size=9).tolist()
+    )
+    theory = body["theory"]
+    assert theory["predicted_log_rate"] is None
+    assert "perceptron only" in theory["prediction_explanation"]
+    # XOR is not linearly separable, whatever the net does with it
+    assert theory["separability"]["strictly_separable"] is False
+
+
+def test_perceptron_answers_have_no_layers(client: TestClient) -> None:
+    status, body = post(client, {"dataset": {"inputs": [[1.0]], "targets": [1]}, "steps": 5})
+    assert status == 200 and body["layers"] is None and body["initial_seed"] is None
+
+
+def test_bad_hidden_requests_name_the_field(client: TestClient) -> None:
+    status, body = post(client, {**XOR, "initial_weights": [0.1] * 8})
+    assert status == 422 and "initial_weights" in str(body) and "9 weights" in str(body)
+    status, body = post(client, {**XOR, "network": {"hidden": [0]}})
+    assert status == 422 and "hidden" in str(body)
+    status, body = post(client, {**XOR, "network": {"hidden": [2] * 9}})
+    assert status == 422 and "hidden" in str(body)
+
+
+def test_online_and_given_weights(client: TestClient) -> None:
+    x0 = [0.3, -0.2, 0.1, 0.4, 0.0, 0.1, -0.3, 0.2, 0.05]
+    status, body = post(
+        client, {**XOR, "method": "online", "initial_weights": x0, "steps": 3, "order": "given"}
+    )
+    assert status == 200 and body["initial_seed"] is None
+    assert body["history"]["weights"][0] == x0 and body["steps"] == 3
+
+
+def test_figure_5_through_the_api(client: TestClient) -> None:
+    status, body = post(
+        client,
+        {**XOR, "learning_rate": 0.05, "steps": 1_000_000, "seed": 0, "record": {"points": 200}},
+    )
+    assert status == 200
+    assert body["accuracy"] == 1.0
+    first, output = body["layers"]
+    assert output["t_delta_drift"] < 0.03 < first["t_delta_drift"]
+    t = np.array(body["history"]["t"])
+    td = np.array(body["history"]["t_delta"])[:, 6:9]
+    last = td[t >= 1e5]
+    assert np.max(np.abs(last - last[-1]) / np.abs(last[-1])) < 0.03
+
+
+def test_figure_5_example_shows_what_its_description_claims(client: TestClient) -> None:
+    request = TRAIN_EXAMPLES["figure_5_xor"]["value"]
+    assert request["dataset"] == XOR["dataset"] and request["steps"] == 10**6
+    status, body = post(client, request)
+    assert status == 200
+    assert body["accuracy"] == 1.0 and body["error"] < 1e-4
+    first, output = body["layers"]
+    assert output["t_delta_drift"] < 0.01 and first["t_delta_drift"] > 0.03
