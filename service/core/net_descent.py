@@ -7,14 +7,17 @@ runs in the compiled backprop kernel :mod:`service.core.net_kernel`. With no hid
 the net is the perceptron, but the service sends those runs to the perceptron kernel.
 
 :class:`NetworkModel` is the net as a differentiable function of its flat weights
-(``error_and_gradient``, ``margins``), the one thing a gradient-flow integrator needs: the
-flow ẋ = −α·∇E(x) of a net is the perceptron's solve_ivp path with this gradient in place
-of ``problem.error_and_gradient`` (and no analytic Hessian: the integrator estimates it).
+(``error_and_gradient``, ``margins``, through the compiled kernel): all that a gradient-flow
+integrator needs. The flow ẋ = −α·∇E(x) of a net is the perceptron's solve_ivp path with
+``model.error_and_gradient(x)`` in place of ``error_and_gradient(problem, x)``, ``min_i
+model.margins(x)`` for the ``classified`` event, and no analytic Hessian (the stiff solver
+then estimates the Jacobian by differences).
 
-:func:`summarise_layers` splits per-weight quantities of a run (the final t·Δw, its drift
-over the last decade of t, and any per-weight log rate from the divergence engine) by
-layer: near the end of a run the lower layers barely move (Kung and Hwang, quoted in the
-paper's §4), which these figures show.
+:func:`layer_histories` splits a run's history by layer (the per-layer divergence verdict
+is the divergence engine run on each part), and :func:`summarise_layers` splits the final
+weights, the final t·Δw, its drift over the last decade of t and any per-weight log rate
+from the engine: near the end of a run the lower layers barely move (Kung and Hwang, quoted
+in the paper's §4), which these figures show.
 """
 
 from __future__ import annotations
@@ -263,6 +266,25 @@ def _descend(
             t_delta=rec_t_delta[:size].copy(),
         ),
     )
+
+
+def layer_histories(layout: Layout, history: History) -> list[History]:
+    """The history of each layer's weights alone (its columns of ``weights`` and
+    ``t_delta``; ``t`` and ``error`` shared), in layer order.
+
+    The per-layer divergence verdict is the divergence engine run on each of these (the
+    engine judges any set of weights from their recorded trajectory).
+    """
+    starts = layout.starts
+    return [
+        History(
+            t=history.t,
+            error=history.error,
+            weights=history.weights[:, starts[k] : starts[k + 1]],
+            t_delta=history.t_delta[:, starts[k] : starts[k + 1]],
+        )
+        for k in range(layout.layers)
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,13 @@ import pytest
 
 from service.core.activations import get_activation
 from service.core.descent import StopRules
-from service.core.errors import InvalidProblem
-from service.core.net_descent import NetworkModel, run_network_descent, summarise_layers
+from service.core.errors import InvalidProblem, TimeLimitExceeded
+from service.core.net_descent import (
+    NetworkModel,
+    layer_histories,
+    run_network_descent,
+    summarise_layers,
+)
 from service.core.network import (
     DEFAULT_SEED,
     Layout,
@@ -254,3 +259,24 @@ def test_figure_5_xor_logarithmic_divergence_of_the_output_layer() -> None:
     assert layers[0].t_delta_drift is not None and layers[0].t_delta_drift > layers[1].t_delta_drift
     assert layers[0].t_delta_norm is not None and layers[1].t_delta_norm is not None
     assert layers[0].t_delta_norm < layers[1].t_delta_norm
+
+
+def test_layer_histories_split_the_columns() -> None:
+    layout = Layout(widths=(2, 2, 1), bias=True)
+    weights = np.arange(27.0).reshape(3, 9)
+    history = History(t=np.arange(3.0), error=np.ones(3), weights=weights, t_delta=-weights)
+    first, output = layer_histories(layout, history)
+    assert first.weights.tolist() == weights[:, :6].tolist()
+    assert output.t_delta.tolist() == (-weights[:, 6:]).tolist()
+    assert output.t is history.t and first.error is history.error
+
+
+def test_time_limit_is_checked_between_chunks() -> None:
+    problem = build_network_problem(
+        XOR_INPUTS, XOR_TARGETS, get_activation("tanh"), hidden=[8, 8], bias=True
+    )
+    with pytest.raises(TimeLimitExceeded):
+        run_network_descent(
+            problem, method=Method.GD, learning_rate=0.05, stop=StopRules(steps=10**9),
+            record_points=5, seed=0, time_limit=1e-3,
+        )  # fmt: skip
