@@ -17,7 +17,7 @@ then estimates the Jacobian by differences).
 is the divergence engine run on each part), and :func:`summarise_layers` splits the final
 weights, the final t·Δw, its drift over the last decade of t and any per-weight log rate
 from the engine: near the end of a run the lower layers barely move (Kung and Hwang, quoted
-in the paper's §4), which these figures show.
+in the paper's §1), which these figures show.
 """
 
 from __future__ import annotations

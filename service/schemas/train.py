@@ -150,6 +150,11 @@ class Layer(BaseModel):
     log_rate: list[float] | None = Field(
         default=None, description="The divergence analysis' log_rate for this layer's weights."
     )
+    verdict: Verdict | None = Field(
+        default=None,
+        description="The divergence verdict on this layer's weights alone; null while the "
+        "divergence analysis is not available.",
+    )
 
 
 class TrainResponse(BaseModel):
