@@ -280,3 +280,22 @@ def test_time_limit_is_checked_between_chunks() -> None:
             problem, method=Method.GD, learning_rate=0.05, stop=StopRules(steps=10**9),
             record_points=5, seed=0, time_limit=1e-3,
         )  # fmt: skip
+
+
+def test_shuffled_online_passes_follow_the_seeded_permutations() -> None:
+    problem = build_network_problem(
+        XOR_INPUTS, XOR_TARGETS, get_activation("logistic"), hidden=[2], bias=False
+    )
+    run = run_network_descent(
+        problem, method=Method.ONLINE, learning_rate=0.2, stop=StopRules(steps=40),
+        record_points=5, seed=11, order=Order.SHUFFLED,
+    )  # fmt: skip
+    rng = np.random.default_rng([11, 1])
+    x = np.random.default_rng([11, 0]).uniform(-0.5, 0.5, size=problem.m)
+    for _ in range(40):
+        for i in rng.permutation(problem.n):
+            single = build_network_problem(
+                [XOR_INPUTS[i]], [XOR_TARGETS[i]], get_activation("logistic"), hidden=[2]
+            )
+            x = x - 0.2 * network_error_and_gradient(single, x)[1]
+    np.testing.assert_allclose(run.result.weights, x, rtol=1e-10, atol=1e-12)
