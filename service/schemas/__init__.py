@@ -8,6 +8,7 @@ from service.schemas.common import Count, Dataset, FieldError, Flag, Problem, Re
 from service.schemas.ops import Health, Readiness, Version
 from service.schemas.train import (
     Divergence,
+    Extrapolation,
     History,
     Network,
     Record,
@@ -22,6 +23,7 @@ __all__ = [
     "Count",
     "Dataset",
     "Divergence",
+    "Extrapolation",
     "FieldError",
     "Flag",
     "Health",
