@@ -76,6 +76,19 @@ def _second_derivative(activation: Activation) -> Callable[[Array], Array]:
     return lambda z: -2.0 * z * d1(z)  # erf
 
 
+def hessian(problem: Problem, x: Array) -> NDArray[np.float64]:
+    """``∇²E(x) = 2·Bᵀ·diag(θ'(z)² − (1 − θ(z))·θ''(z))·B`` with ``z = B·x``.
+
+    From ``∇E = −2·Bᵀ·((1 − θ(z))·θ'(z))`` and ``d/dz[(1 − θ)·θ'] = −θ'² + (1 − θ)·θ''``;
+    ``1 − θ`` is the stable complement.
+    """
+    act = problem.activation
+    z = problem.B @ x
+    d1 = act.derivative(z)
+    h = d1 * d1 - act.complement(z) * _second_derivative(act)(z)
+    return np.asarray(2.0 * (problem.B.T * h) @ problem.B, dtype=np.float64)
+
+
 def run_flow(
     problem: Problem,
     *,
@@ -190,18 +203,12 @@ def _integrate(
     rtol: float,
     atol: float,
 ) -> DescentResult:
-    B = problem.B
-    act = problem.activation
-    d2 = _second_derivative(act)
 
     def rhs(t: float, x: Array) -> Array:
         return -alpha * error_and_gradient(problem, x)[1]
 
     def jacobian(t: float, x: Array) -> NDArray[np.float64]:
-        z = B @ x
-        d1 = act.derivative(z)
-        h = d1 * d1 - act.complement(z) * d2(z)
-        return -2.0 * alpha * (B.T * h) @ B
+        return -alpha * hessian(problem, x)
 
     times = _record_times(problem, alpha, t_max, record_points)
     err0, g0 = error_and_gradient(problem, x0)
