@@ -89,6 +89,9 @@ DEFAULT_STEP_TOLERANCE = 1e-6
 FALLING_NOTE = 0.1
 """A logarithmic verdict mentions a falling rate when v fell by more than this fraction."""
 
+UNIT_LOG_BOUND = 250.0 * math.log(10.0)
+"""τ is kept within exp(±UNIT_LOG_BOUND) = 1e∓250."""
+
 DIVERGENT = frozenset(
     {Verdict.LOGARITHMIC, Verdict.SUB_LOGARITHMIC, Verdict.POWER_LAW, Verdict.LINEAR}
 )
@@ -132,15 +135,17 @@ class Extrapolation:
 def time_unit(problem: Problem, learning_rate: float, method: Method) -> float:
     """τ, the time over which the weights can first move by O(1).
 
-    ``1/(η·‖B‖₂²)`` (the gradient's Lipschitz constant is of order ‖B‖₂²); for descent at
-    least one step, since t counts steps.
+    ``1/(η·‖B‖₂²)`` (the gradient's Lipschitz constant is of order ‖B‖₂²), computed in logs
+    and kept within [1e-250, 1e250] so that extreme rates and inputs give a finite τ; for
+    descent at least one step, since t counts steps.
     """
     norm = float(np.linalg.norm(problem.B, 2))
-    scale = learning_rate * norm * norm
-    unit = 1.0 / scale if scale > 0 else math.inf
-    if method is Method.FLOW:
-        return unit if math.isfinite(unit) else 1.0 / learning_rate
-    return max(1.0, unit) if math.isfinite(unit) else 1.0
+    if norm > 0 and learning_rate > 0:
+        log_scale = math.log(learning_rate) + 2.0 * math.log(norm)
+        unit = math.exp(-min(max(log_scale, -UNIT_LOG_BOUND), UNIT_LOG_BOUND))
+    else:
+        unit = 1.0
+    return unit if method is Method.FLOW else max(1.0, unit)
 
 
 def _r_squared(y: Array, fitted: Array) -> float:

@@ -61,6 +61,12 @@ DEFAULT_ATOL = 1e-12
 """Absolute tolerance of the integrator unless the request names one."""
 MAX_T = 1e15
 """The largest horizon accepted."""
+MIN_T = 1e-100
+"""The smallest horizon accepted."""
+MAX_UNITS = 1e30
+"""The longest horizon in natural time units, t_max/τ (30 decades of t/τ)."""
+MIN_UNITS = 1e-9
+"""The shortest horizon in natural time units: below it the weights cannot move."""
 
 
 def _second_derivative(activation: Activation) -> Callable[[Array], Array]:
@@ -110,7 +116,8 @@ def run_flow(
     alpha
         α > 0, the rate of the flow (the request's ``learning_rate``).
     t_max
-        The horizon, 0 < t_max ≤ 1e15.
+        The horizon, 1e-100 ≤ t_max ≤ 1e15, and 1e-9 ≤ t_max/τ ≤ 1e30 with
+        ``τ = 1/(α·‖B‖₂²)``.
     stop
         Early stops (``steps`` is ignored); see the module docstring.
     record_points
@@ -128,8 +135,17 @@ def run_flow(
     """
     if not (alpha > 0 and math.isfinite(alpha)):
         raise InvalidProblem("learning_rate", "must be a finite number > 0 (α of the flow)")
-    if not (0 < t_max <= MAX_T):
-        raise InvalidProblem("t_max", f"must be a number in (0, {MAX_T:g}]")
+    if not (MIN_T <= t_max <= MAX_T):
+        raise InvalidProblem("t_max", f"must be a number in [{MIN_T:g}, {MAX_T:g}]")
+    tau = time_unit(problem, alpha, Method.FLOW)
+    units = t_max / tau
+    if not (MIN_UNITS <= units <= MAX_UNITS):
+        raise InvalidProblem(
+            "t_max",
+            f"t_max·α·‖B‖₂² = {units:.3g} natural time units is outside [{MIN_UNITS:g}, "
+            f"{MAX_UNITS:g}]: ask for a t_max (or learning_rate) that makes it "
+            f"{'smaller' if units > MAX_UNITS else 'larger'}",
+        )
     if not (0 < rtol < 1):
         raise InvalidProblem("rtol", "must be a number in (0, 1)")
     if not (atol > 0 and math.isfinite(atol)):
@@ -138,16 +154,16 @@ def run_flow(
         raise InvalidProblem("record.points", "must be at least 1")
     x0 = initial_weights(problem, initial, seed)
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        return _integrate(problem, alpha, t_max, stop, record_points, x0, rtol, atol)
+        return _integrate(problem, alpha, tau, t_max, stop, record_points, x0, rtol, atol)
 
 
-def _record_times(problem: Problem, alpha: float, t_max: float, points: int) -> Array:
-    """t = 0, then ``points`` times spread evenly in log t over [min(τ, t_max), t_max]."""
-    start = min(time_unit(problem, alpha, Method.FLOW), t_max)
-    if points == 1 or start == t_max:
-        return np.array([0.0, t_max])
-    times = np.geomspace(start, t_max, points)
-    times[-1] = t_max
+def _record_times(units: float, points: int) -> Array:
+    """s = t/τ: 0, then ``points`` values spread evenly in log s over [min(1, s_max), s_max]."""
+    start = min(1.0, units)
+    if points == 1 or start == units:
+        return np.array([0.0, units])
+    times = np.geomspace(start, units, points)
+    times[-1] = units
     return np.concatenate([[0.0], np.unique(times)])
 
 
@@ -196,6 +212,7 @@ def _events(problem: Problem, stop: StopRules, alpha: float) -> list[tuple[StopR
 def _integrate(
     problem: Problem,
     alpha: float,
+    tau: float,
     t_max: float,
     stop: StopRules,
     record_points: int,
@@ -203,17 +220,20 @@ def _integrate(
     rtol: float,
     atol: float,
 ) -> DescentResult:
+    # Integrate in natural time s = t/τ: dx/ds = −τα·∇E = −∇E/‖B‖₂², of order 1 whatever
+    # the scales of α and B (the divisions by ‖B‖ one at a time cannot overflow).
+    norm = float(np.linalg.norm(problem.B, 2)) or 1.0
+    units = t_max / tau
 
-    def rhs(t: float, x: Array) -> Array:
-        return -alpha * error_and_gradient(problem, x)[1]
+    def rhs(s: float, x: Array) -> Array:
+        return -(error_and_gradient(problem, x)[1] / norm) / norm
 
-    def jacobian(t: float, x: Array) -> NDArray[np.float64]:
-        return -alpha * hessian(problem, x)
+    def jacobian(s: float, x: Array) -> NDArray[np.float64]:
+        return -(hessian(problem, x) / norm) / norm
 
-    times = _record_times(problem, alpha, t_max, record_points)
+    times = _record_times(units, record_points)
     err0, g0 = error_and_gradient(problem, x0)
     reason = _state_stop(problem, stop, x0, err0)
-    t_end = 0.0
     xs: NDArray[np.float64] = x0[None, :]
     ts: Array = np.zeros(1)
     steps = 0
@@ -224,7 +244,7 @@ def _integrate(
         events = _events(problem, stop, alpha)
         sol = solve_ivp(
             rhs,
-            (0.0, t_max),
+            (0.0, units),
             x0,
             method="LSODA",
             t_eval=times,
@@ -240,38 +260,42 @@ def _integrate(
             hit = [k for k, te in enumerate(sol.t_events) if len(te)]
             first = min(hit, key=lambda k: (float(sol.t_events[k][0]), k))
             reason = events[first][0]
-            t_end = float(sol.t_events[first][0])
+            s_end = float(sol.t_events[first][0])
             x_end = np.asarray(sol.y_events[first][0], dtype=np.float64)
-            ts = np.append(ts[ts < t_end], t_end)
+            ts = np.append(ts[ts < s_end], s_end)
             xs = np.vstack([xs[: len(ts) - 1], x_end[None, :]])
         elif sol.status == 0 and len(ts) and np.isfinite(xs).all():
             reason = StopReason.STEPS
-            t_end = float(ts[-1])
         else:
             reason = StopReason.NON_FINITE
             good = np.isfinite(xs).all(axis=1)
             ts, xs = ts[good], xs[good]
             if len(ts) == 0:
                 ts, xs = np.zeros(1), x0[None, :]
-            t_end = float(ts[-1])
-    return _result(problem, alpha, ts, xs, reason, steps)
+    t = ts * tau
+    if reason is StopReason.STEPS:
+        t[-1] = t_max
+    return _result(problem, alpha, norm, t, ts, xs, reason, steps)
 
 
 def _result(
     problem: Problem,
     alpha: float,
+    norm: float,
     ts: Array,
+    units: Array,
     xs: NDArray[np.float64],
     reason: StopReason,
     steps: int,
 ) -> DescentResult:
+    """The result at times ``ts`` (= ``units``·τ); t·ẋ = s·dx/ds = −s·∇E/‖B‖₂²."""
     k = len(ts)
     errors = np.empty(k)
     t_delta = np.empty_like(xs)
     g = np.zeros(problem.m)
     for i in range(k):
         errors[i], g = error_and_gradient(problem, xs[i])
-        t_delta[i] = -alpha * ts[i] * g
+        t_delta[i] = -units[i] * ((g / norm) / norm)
     x = xs[-1].copy()
     velocity = -alpha * g
     return DescentResult(

@@ -74,10 +74,11 @@ class TrainRequest(StrictModel):
     order: Order = Field(default=Order.GIVEN, description="Online only: example order per pass.")
     stop: Stop = Field(default_factory=Stop)
     record: Record = Field(default_factory=Record)
-    t_max: Annotated[Real, Field(gt=0, le=1e15)] | None = Field(
+    t_max: Annotated[Real, Field(ge=1e-100, le=1e15)] | None = Field(
         default=None,
         description="Flow only (required there): the time to integrate ẋ = −α·∇E(x) to. "
-        "Gradient descent with step η for k steps approximates the flow with α = 1 to t = η·k.",
+        "Gradient descent with step η for k steps approximates the flow with α = 1 to t = η·k. "
+        "t_max·α·‖B‖₂² (natural time units) must lie in [1e-9, 1e30].",
         examples=[1e12],
     )
     rtol: Annotated[Real, Field(gt=0, lt=1)] | None = Field(

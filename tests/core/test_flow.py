@@ -154,6 +154,8 @@ def test_flow_agrees_with_small_step_descent(inputs: list[list[float]], targets:
         ({"alpha": 0.0}, "learning_rate"),
         ({"t_max": 0.0}, "t_max"),
         ({"t_max": 1e16}, "t_max"),
+        ({"t_max": 1e-50}, "t_max"),  # 1e-50 natural time units: nothing would move
+        ({"alpha": 1e300}, "t_max"),  # 1e301 natural time units: beyond 30 decades
         ({"rtol": 1.0}, "rtol"),
         ({"atol": 0.0}, "atol"),
         ({"initial": [1.0, 2.0]}, "initial_weights"),
