@@ -22,10 +22,11 @@ The shape of v over the window decides:
 ==================  ==========================================  =============================
 verdict             rate v(t) in the window                     weights
 ==================  ==========================================  =============================
-converging          last step at the rounding level, or v       tend to a finite limit
-                    falls faster than 1/log t (γ < −1)
-sub_logarithmic     v ~ (log t)^γ with −1 ≤ γ < −0.15           ‖w‖ ~ (log t)^(1+γ)
-logarithmic         v ≈ constant, |γ| ≤ 0.15                    w ≈ a + b·log t
+converging          no motion beyond rounding over the last     tend to a finite limit
+                    half of the window, or v falls faster
+                    than 1/log t (γ < −1)
+sub_logarithmic     v ~ (log t)^γ with −1 ≤ γ < −0.25           ‖w‖ ~ (log t)^(1+γ)
+logarithmic         v ≈ constant, |γ| ≤ 0.25                    w ≈ a + b·log t
 power_law           v grows like a power of t                   ‖w‖ ~ t^p, 0 < p < 0.9
 linear              the same with p ≥ 0.9                       ‖w‖ ~ t
 unstable            overflow, a rise of the error in the        (no fate: the rate is too
@@ -71,8 +72,10 @@ MAX_WINDOW_DECADES = 3.0
 """The fit window is at most this many decades (and at most half of the run)."""
 MIN_POINTS = 6
 """Fewest recorded times in the window."""
-LOG_BAND = 0.15
-"""|γ| at most this: logarithmic."""
+LOG_BAND = 0.25
+"""|γ| at most this: logarithmic. Midway between the log rule (γ = 0: exponential tails such
+as tanh) and a Gaussian tail (γ = −1/2: erf, where x ~ (log t)^(1/2)); finite windows see the
+log rule's rate approach its limit like 1/log t, which reads as a small negative γ."""
 MIN_POWER = 0.05
 """A rising rate is a power law only if ‖w‖ ~ t^p with p at least this, and t·Δw/‖w‖ within a
 factor 2 of p at the end (as for w = c·t^p); otherwise the run is still in a transient."""
@@ -321,11 +324,19 @@ def judge_divergence(
     late = lnt >= 0.5 * (lnt[0] + lnt[-1])
     late_spread = float(np.max(np.linalg.norm(w[late] - w_end, axis=1)))
     late_still = late_spread <= STILL * (1.0 + norm_end)
+    if late_still:
+        # Stopped: what t·Δw still shows is rounding noise (t times an ulp grows like t).
+        return report(
+            Verdict.CONVERGING,
+            f"the weights have stopped: over the last half of the window (t ≥ "
+            f"{float(tw[late][0]):.3g}) they moved by {late_spread:.3g} in all, the rounding "
+            f"level of weights of size {norm_end:.3g}",
+        )
     late_gamma = float(_line(ln_big_l[late], lnv[late])[0]) if late.sum() >= 3 else gamma
     kind, late_kind = _rate_class(gamma), _rate_class(late_gamma)
 
     if kind is Verdict.CONVERGING:
-        if late_still or late_kind is Verdict.CONVERGING:
+        if late_kind is Verdict.CONVERGING:
             return report(
                 Verdict.CONVERGING,
                 f"the weights converge: {where} their rate t·Δw falls faster than 1/log t "
