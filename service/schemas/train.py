@@ -170,7 +170,10 @@ class TrainResponse(BaseModel):
     stopped_by: StopReason
     stop_explanation: str = Field(description="One sentence on why the run ended.")
     accuracy: float = Field(description="Fraction of examples classified correctly.")
-    last_step: float | None = Field(description="‖x_t − x_{t−1}‖₂; null if no step was taken.")
+    last_step: float | None = Field(
+        description="‖x_t − x_{t−1}‖₂ (flow: ‖dx/dt‖₂ at the end, the step of gd with η = α); "
+        "null if no step was taken."
+    )
     gradient_norm: float = Field(description="‖∇E(x_t)‖₂ at the final weights.")
     history: History
     divergence: Divergence

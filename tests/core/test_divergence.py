@@ -121,8 +121,10 @@ def test_power_growth_is_a_power_law_or_linear(p: float, verdict: Verdict) -> No
         (lambda t: 1.0 + np.exp(-t / 50.0), lambda t: -(t / 50.0) * np.exp(-t / 50.0)),
         (lambda t: 1.0 + (1.0 + t) ** -0.5, lambda t: -0.5 * t * (1.0 + t) ** -1.5),
         (lambda t: 1.0 + 0.0 * t, lambda t: 0.0 * t),
+        # stopped descent: each step is an ulp of rounding noise, so t·Δw grows like t
+        (lambda t: 1.0 + 0.0 * t, lambda t: 2.2e-16 * t * np.cos(t)),
     ],
-    ids=["exponential", "algebraic", "still"],
+    ids=["exponential", "algebraic", "still", "rounding-noise"],
 )
 def test_weights_with_a_finite_limit_converge(w: Curve, rate: Curve) -> None:
     report = judge(history(w, rate))
