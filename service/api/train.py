@@ -76,6 +76,7 @@ def train(
         stopped_by=result.stopped_by,
         step_tolerance=stop.step_tolerance,
         time_unit=time_unit(problem, request.learning_rate, request.method),
+        monotone=request.method is not Method.ONLINE,
     )
     return _response(
         result, report, extrapolate(problem, result.history, report, request.extrapolate_to)

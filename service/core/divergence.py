@@ -83,6 +83,8 @@ LINEAR_POWER = 0.9
 """A power law with p at least this is called linear."""
 ERROR_RISE = 1e-3
 """A relative rise of the error between recorded times in the window beyond this is unstable."""
+ONLINE_RISE = 2.0
+"""Online: an error that ends above this multiple of its best in the window is unstable."""
 ROUNDING_STEP = 1e-13
 """A last step below ROUNDING_STEP·(1 + ‖w‖) is motion at the rounding level."""
 STILL = 1e-12
@@ -189,6 +191,7 @@ def judge_divergence(
     stopped_by: StopReason,
     step_tolerance: float | None = None,
     time_unit: float = 1.0,
+    monotone: bool = True,
 ) -> DivergenceReport:
     """Judge the weights' fate from the tail of ``history``.
 
@@ -205,6 +208,12 @@ def judge_divergence(
         (``DEFAULT_STEP_TOLERANCE`` when None).
     time_unit
         τ > 0 (see :func:`time_unit`).
+    monotone
+        Whether the method decreases E at every step when it works (gd with a small enough
+        step, flow): then any rise of E between recorded times (beyond ``ERROR_RISE``
+        relative) is ``unstable``. Online backprop follows one example at a time and E may
+        wobble; then only an error that ends above ``ONLINE_RISE`` times its best in the
+        window is.
     """
     if not (time_unit > 0 and math.isfinite(time_unit)):
         raise ValueError("judge_divergence: time_unit must be a finite number > 0")
@@ -231,14 +240,22 @@ def judge_divergence(
         return _verdict_only(
             Verdict.UNSTABLE, "the next iterate was not a finite number inside the window", window
         )
-    rises = np.diff(err) > ERROR_RISE * err[:-1] + 1e-300
-    if rises.any():
-        k = int(np.argmax(rises))
+    rise: tuple[int, int] | None = None
+    if monotone:
+        rises = np.flatnonzero(np.diff(err) > ERROR_RISE * err[:-1] + 1e-300)
+        if len(rises):
+            rise = (int(rises[0]), int(rises[0]) + 1)
+    else:
+        best = int(np.argmin(err))
+        if err[-1] > ONLINE_RISE * err[best] + 1e-300:
+            rise = (best, len(err) - 1)
+    if rise is not None:
+        k0, k1 = rise
         return _verdict_only(
             Verdict.UNSTABLE,
-            f"the error rose from {err[k]:.4g} to {err[k + 1]:.4g} between t = {t[rows[k]]:.4g} "
-            f"and t = {t[rows[k + 1]]:.4g}: gradient descent is overshooting (the learning "
-            "rate is too large)",
+            f"the error rose from {err[k0]:.4g} to {err[k1]:.4g} between t = "
+            f"{t[rows[k0]]:.4g} and t = {t[rows[k1]]:.4g}: the descent is overshooting (the "
+            "learning rate is too large)",
             window,
         )
     if decades < MIN_DECADES - 1e-9:

@@ -103,6 +103,25 @@ def test_too_large_a_learning_rate_is_unstable(client: TestClient, body: dict[st
     assert answer["extrapolation"] is None
 
 
+def test_shuffled_online_on_separable_data_diverges(client: TestClient) -> None:
+    # strictly separable data: by the paper's Lemma no trajectory stays bounded; the shuffled
+    # passes make E wobble, which is not instability
+    body = {
+        "dataset": {
+            "inputs": [[1.0, 2.0], [2.0, 1.0], [-1.0, -1.5], [-2.0, -0.5], [0.5, 1.0]],
+            "targets": [1, 1, -1, -1, 1],
+        },
+        "method": "online",
+        "order": "shuffled",
+        "seed": 0,
+        "learning_rate": 0.1,
+        "steps": 5000,
+    }
+    status, answer = post(client, body)
+    assert status == 200
+    assert answer["divergence"]["verdict"] in ("logarithmic", "sub_logarithmic")
+
+
 def test_a_short_run_is_undetermined(client: TestClient) -> None:
     status, answer = post(client, {**SCALAR, "steps": 100})
     assert status == 200

@@ -160,6 +160,18 @@ def test_overflow_and_rising_error_are_unstable() -> None:
     assert judge(broken).verdict is Verdict.UNSTABLE
 
 
+def test_online_error_may_wobble_but_not_climb() -> None:
+    h = history(log_weights, log_rates)
+    wobble = h.error * (1.0 + 0.2 * np.cos(np.arange(len(h.t))))  # ±20% from pass to pass
+    wobbly = History(t=h.t, error=wobble, weights=h.weights, t_delta=h.t_delta)
+    assert judge(wobbly).verdict is Verdict.UNSTABLE  # descent must decrease E
+    assert judge(wobbly, monotone=False).verdict is Verdict.LOGARITHMIC
+    climbing = h.error.copy()
+    climbing[-1] = 3.0 * climbing[-20:].min()
+    climbed = History(t=h.t, error=climbing, weights=h.weights, t_delta=h.t_delta)
+    assert judge(climbed, monotone=False).verdict is Verdict.UNSTABLE
+
+
 def test_iterates_jumping_back_and_forth_are_unstable() -> None:
     # a period-2 cycle ±0.5 seen at log-spaced integer times: constant error, huge steps
     t = np.concatenate([[0.0], record_schedule(10**6, 200).astype(float)[1:]])
