@@ -414,3 +414,15 @@ def test_the_log_rule_predicts_a_later_flow() -> None:
     np.testing.assert_allclose(predicted.weights[0], late.weights, rtol=1e-2)
     assert predicted.error[0] == pytest.approx(late.error, rel=1e-2)
     assert predicted.error[0] == pytest.approx(error(problem, predicted.weights[0]), rel=1e-12)
+
+
+def test_the_measured_rate_is_the_max_margin_direction_over_four() -> None:
+    # For tanh, (1 − θ(z))² ~ 4e^(−4z): the flow follows w ≈ (ŵ/4)·log t with ŵ the hard-margin
+    # solution (min ‖w‖ with B·w ≥ 1). Here one example, u = (0.5, 1), is the only support
+    # vector (the others have B_i·ŵ ≥ 1.2), so ŵ = u/‖u‖² = (0.4, 0.8) and b = (0.1, 0.2).
+    problem = separable(1.0)
+    result = run_flow(problem, alpha=1.0, t_max=1e12, stop=StopRules(steps=1), record_points=200)
+    report = judged(problem, result, 1.0, Method.FLOW)
+    assert report.verdict is Verdict.LOGARITHMIC
+    assert report.log_rate is not None
+    np.testing.assert_allclose(report.log_rate, [0.1, 0.2], rtol=1e-2)
