@@ -21,10 +21,12 @@ class ActivationName(StrEnum):
 
 class Method(StrEnum):
     """``gd``: batch gradient descent, t counts steps. ``online``: per-example updates, one
-    step is one pass over the examples."""
+    step is one pass over the examples. ``flow``: the gradient flow ẋ = −α·∇E(x) with α the
+    learning rate, t continuous time."""
 
     GD = "gd"
     ONLINE = "online"
+    FLOW = "flow"
 
 
 class Order(StrEnum):

@@ -33,3 +33,19 @@ def check_work(settings: Settings, steps: int, n: int, m: int) -> None:
             f"steps·n·m = {steps}·{n}·{m} = {work:.3g} exceeds the work budget of "
             f"{settings.max_work:.3g} (LEARNDYN_MAX_WORK); ask for fewer steps",
         )
+
+
+FLOW_EVALUATIONS = 5_000
+"""An upper estimate of the flow integrator's right-hand side evaluations per request."""
+
+
+def check_flow_work(settings: Settings, n: int, m: int) -> None:
+    """``FLOW_EVALUATIONS·n·m·(m + 1)`` (gradients and Jacobians) must not exceed ``max_work``."""
+    work = FLOW_EVALUATIONS * n * m * (m + 1)
+    if work > settings.max_work:
+        raise LimitExceeded(
+            "dataset.inputs",
+            f"method 'flow' costs about {FLOW_EVALUATIONS}·n·m·(m+1) = {work:.3g}, over the "
+            f"work budget of {settings.max_work:.3g} (LEARNDYN_MAX_WORK); use fewer weights "
+            "or method 'gd'",
+        )

@@ -124,6 +124,8 @@ def run_descent(
 ) -> DescentResult:
     """Run gradient descent (``gd``) or online backprop (``online``) from ``initial``.
 
+    (The gradient flow, ``method="flow"``, is :func:`service.core.flow.run_flow`.)
+
     Parameters
     ----------
     problem
@@ -144,6 +146,8 @@ def run_descent(
         raise InvalidProblem("learning_rate", "must be a finite number > 0")
     if stop.steps < 1:
         raise InvalidProblem("steps", "must be at least 1")
+    if method not in (Method.GD, Method.ONLINE):
+        raise InvalidProblem("method", f"run_descent runs 'gd' and 'online', not {method!r}")
     if order is Order.SHUFFLED and method is not Method.ONLINE:
         raise InvalidProblem("order", "'shuffled' applies to method 'online' only")
     x0 = initial_weights(problem, initial, seed)
@@ -369,7 +373,8 @@ def _descend_compiled(
             )
         )  # fmt: skip
         if code == _k.RUNNING and deadline is not None and time.monotonic() > deadline:
-            raise TimeLimitExceeded(time_limit or 0.0, int(istate[_k.T]), stop.steps)
+            progress = f"after {int(istate[_k.T])} of {stop.steps} steps"
+            raise TimeLimitExceeded(time_limit or 0.0, progress)
     t = int(istate[_k.T])
     row = 0
     if rng is not None and code != _k.NON_FINITE:

@@ -20,15 +20,15 @@ class InvalidProblem(ValueError):
 class TimeLimitExceeded(Exception):
     """A computation ran past its wall-time deadline and was stopped between two chunks.
 
-    Not a property of the problem: the same request with fewer steps, or a larger limit,
-    completes. ``seconds`` is the limit and ``reached`` how far the run got (steps).
+    Not a property of the problem: the same request with less work, or a larger limit,
+    completes. ``seconds`` is the limit and ``progress`` says how far the run got, e.g.
+    "after 2000000 of 1000000000 steps".
     """
 
-    def __init__(self, seconds: float, reached: int, total: int) -> None:
+    def __init__(self, seconds: float, progress: str) -> None:
         super().__init__(
-            f"the computation was stopped at its wall-time limit of {seconds:g} s, after "
-            f"{reached} of {total} steps; ask for fewer steps (or raise LEARNDYN_COMPUTE_SECONDS)"
+            f"the computation was stopped at its wall-time limit of {seconds:g} s, {progress}; "
+            "ask for less (or raise LEARNDYN_COMPUTE_SECONDS)"
         )
         self.seconds = seconds
-        self.reached = reached
-        self.total = total
+        self.progress = progress

@@ -15,6 +15,7 @@ from service.schemas.separability import (
 )
 from service.schemas.train import (
     Divergence,
+    Extrapolation,
     History,
     Network,
     Record,
@@ -34,6 +35,7 @@ __all__ = [
     "Count",
     "Dataset",
     "Divergence",
+    "Extrapolation",
     "FieldError",
     "Flag",
     "Health",

@@ -66,7 +66,10 @@ class TrainRequest(StrictModel):
     activation: ActivationName = Field(default=ActivationName.TANH, description="The sigmoid θ.")
     network: Network = Field(default_factory=Network)
     method: Method = Field(default=Method.GD, description="How the weights move.")
-    learning_rate: PositiveReal = Field(default=0.1, description="The step size η > 0.")
+    learning_rate: PositiveReal = Field(
+        default=0.1,
+        description="The step size η > 0; for method 'flow', the rate α of ẋ = −α·∇E(x).",
+    )
     steps: Annotated[Count, Field(ge=1, le=10**10)] = Field(
         default=10_000,
         description="The step budget (passes for online); the work limit also applies.",
@@ -83,6 +86,27 @@ class TrainRequest(StrictModel):
     order: Order = Field(default=Order.GIVEN, description="Online only: example order per pass.")
     stop: Stop = Field(default_factory=Stop)
     record: Record = Field(default_factory=Record)
+    t_max: Annotated[Real, Field(ge=1e-100, le=1e15)] | None = Field(
+        default=None,
+        description="Flow only (required there): the time to integrate ẋ = −α·∇E(x) to. "
+        "Gradient descent with step η for k steps approximates the flow with α = 1 to t = η·k. "
+        "t_max·α·‖B‖₂² (natural time units) must lie in [1e-9, 1e30].",
+        examples=[1e12],
+    )
+    rtol: Annotated[Real, Field(gt=0, lt=1)] | None = Field(
+        default=None, description="Flow only: the integrator's relative tolerance (default 1e-8)."
+    )
+    atol: PositiveReal | None = Field(
+        default=None, description="Flow only: the integrator's absolute tolerance (default 1e-12)."
+    )
+    extrapolate_to: list[PositiveReal] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=20,
+        description="Times at which the log rule predicts the weights when the verdict is "
+        "logarithmic. Default: 10 and 1000 times the last t.",
+        examples=[[1e9, 1e12]],
+    )
 
     model_config = {
         "json_schema_extra": {
@@ -102,12 +126,14 @@ class TrainRequest(StrictModel):
 class History(BaseModel):
     """Samples at t = 0 and log-spaced times up to the last step; arrays align with ``t``."""
 
-    t: list[float] = Field(description="Step counts (gd, online) at which samples were taken.")
+    t: list[float] = Field(
+        description="Step counts (gd, online) or times (flow) at which samples were taken."
+    )
     error: list[float] = Field(description="E(x_t).")
     weights: list[list[float]] = Field(description="x_t.")
     t_delta: list[list[float] | None] = Field(
-        description="t·(x_{t+1} − x_t), the paper's Figure 5 statistic; null where the next "
-        "iterate was not finite."
+        description="t·(x_{t+1} − x_t), the paper's Figure 5 statistic (flow: t·dx/dt, its "
+        "continuous form); null where the next iterate was not finite."
     )
 
 
@@ -125,6 +151,26 @@ class Divergence(BaseModel):
     )
     window: list[float] | None = Field(default=None, description="[t_start, t_end] of the fit.")
     explanation: str
+    goodness: float | None = Field(
+        default=None,
+        description="R² of the model the verdict rests on: w ≈ a + b·log t (logarithmic), "
+        "log ‖w‖ ≈ c + p·log t (power_law, linear), log(t·Δw) against log log t "
+        "(sub_logarithmic); null otherwise.",
+    )
+    rate_exponent: float | None = Field(
+        default=None,
+        description="γ in ‖t·Δw‖ ~ (log t)^γ over the window: about 0 for logarithmic growth, "
+        "between −1 and 0 for sub-logarithmic, below −1 for convergence.",
+    )
+
+
+class Extrapolation(BaseModel):
+    """The log rule (paper §3): w(T) = w(t_end) + b·log(T/t_end) at later times T."""
+
+    direction: list[float] = Field(description="b/‖b‖, the direction the weights grow in.")
+    t: list[float] = Field(description="The times T of the predictions.")
+    weights: list[list[float]] = Field(description="The predicted weights at each T.")
+    error: list[float] = Field(description="E at the predicted weights.")
 
 
 class Layer(BaseModel):
@@ -167,11 +213,19 @@ class TrainResponse(BaseModel):
     stop_explanation: str = Field(description="One sentence on why the run ended.")
     accuracy: float = Field(description="Fraction of examples classified correctly.")
     last_step: float | None = Field(
-        description="‖x_t − x_{t−1}‖₂; null if no step was taken (or it exceeds float64)."
+        description="‖x_t − x_{t−1}‖₂ (flow: ‖dx/dt‖₂ at the end, the step of gd with η = α); "
+        "null if no step was taken (or its length exceeds float64)."
     )
     gradient_norm: float = Field(description="‖∇E(x_t)‖₂ at the final weights.")
     history: History
     divergence: Divergence
+    t_final: float = Field(
+        description="The final t: equal to steps for gd and online, the time reached for "
+        "flow (where steps counts the integrator's right-hand side evaluations)."
+    )
+    extrapolation: Extrapolation | None = Field(
+        default=None, description="The log rule's predictions; null unless logarithmic."
+    )
     theory: Theory | None = Field(
         default=None,
         description="The data's separability, Sontag's Lemma, and the log_rate predicted by "

@@ -34,6 +34,7 @@ def test_the_wall_time_cap_answers_504_with_a_problem() -> None:
     assert r.headers["content-type"] == "application/problem+json"
     body = strict_json(r.text)
     assert "0.5 s" in body["detail"] and "of 1000000000 steps" in body["detail"]
+    assert body["type"] == "urn:learndyn:time-limit"
     assert 0.5 <= elapsed < 5.0
 
 

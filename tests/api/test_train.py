@@ -31,7 +31,7 @@ def test_scalar_example_follows_the_log_rule(client: TestClient) -> None:
     assert body["history"]["t"][-1] == 10_000
     assert body["history"]["t_delta"][-1][0] == pytest.approx(0.25, rel=0.05)
     assert body["accuracy"] == 1.0
-    assert body["divergence"]["verdict"] == "undetermined"
+    assert body["divergence"]["verdict"] == "logarithmic"
 
 
 def test_a_million_steps_record_at_most_201_log_spaced_points(client: TestClient) -> None:

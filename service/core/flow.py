@@ -1,0 +1,323 @@
+"""Gradient flow ``ẋ = −α·∇E(x)`` integrated to huge times, with the same stop rules as descent.
+
+Conventions
+-----------
+* ``E(x) = Σ_i (1 − θ(B_i·x))²`` (no factor ½), ``∇E(x) = −2·Bᵀ·((1 − θ(z))·θ'(z))`` with
+  ``z = B·x``; α > 0 is the request's ``learning_rate``. Gradient descent with step η for k
+  steps approximates the flow with α = 1 up to t = η·k (or α = η up to t = k).
+* t is continuous time. The history records t = 0 and ``record_points`` times spread evenly in
+  log t over ``[min(τ, t_max), t_max]``, where ``τ = 1/(α·‖B‖₂²)`` is the flow's natural time
+  unit (:func:`service.core.divergence.time_unit`): the time over which the weights can first
+  move by O(1).
+* The history's ``t_delta`` is ``t·ẋ(t) = −α·t·∇E(x(t))``, the continuous form of the paper's
+  statistic ``t·(x(t+1) − x(t))`` (Figure 5): it tends to a constant b exactly when
+  ``x ≈ a + b·log t``.
+* ``last_step`` is ‖ẋ‖₂ at the final time: the displacement per unit time, i.e. the step a
+  gradient-descent run with η = α would take from the final weights.
+* ``steps`` in the result counts the integrator's right-hand side evaluations (the work done;
+  LSODA reports no count of accepted steps); the final time is the last entry of
+  ``history.t``.
+
+Integrator
+----------
+``scipy.integrate.solve_ivp`` with LSODA. The problem changes character along the way: while
+the weights diverge like log t the flow is slow and non-stiff (the Jacobian −α·∇²E decays like
+1/t, so steps can grow like t and a decade of time costs a fixed number of steps), but near a
+finite minimum with curvature λ the Jacobian stays of size α·λ while the steps would like to
+grow without bound, which is stiff. LSODA switches automatically between Adams (non-stiff)
+and BDF (stiff) methods, so both a run to t = 10^12 along a logarithmic divergence and a run
+that settles in a finite minimum take a few hundred steps. The Jacobian is the exact Hessian
+``∇²E = 2·Bᵀ·diag(θ'(z)² − (1 − θ(z))·θ''(z))·B`` (times −α), evaluated with the stable
+complement. Default tolerances: ``rtol = 1e-8``, ``atol = 1e-12``.
+
+Stop rules are solver events, located by root finding on the dense output:
+``error_tolerance`` (E − tol crosses 0), ``classified`` (min_i B_i·x crosses 0 upwards),
+``weight_bound`` (bound − max_j |x_j| crosses 0), ``step_tolerance`` (‖ẋ‖ − tol crosses 0
+downwards); the state rules are also checked at t = 0, as in descent. ``stop.steps`` is not
+used: the horizon is ``t_max``. A failure of the integrator (a non-finite right-hand side)
+ends the run with ``non_finite`` at the last good state.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.integrate import solve_ivp
+
+from service.core.activations import Activation, Array
+from service.core.descent import DescentResult, StopRules, initial_weights
+from service.core.divergence import time_unit
+from service.core.errors import InvalidProblem, TimeLimitExceeded
+from service.core.problem import Problem, accuracy, error_and_gradient
+from service.core.recorder import History
+from service.vocabulary import ActivationName, Method, StopReason
+
+DEFAULT_RTOL = 1e-8
+"""Relative tolerance of the integrator unless the request names one."""
+DEFAULT_ATOL = 1e-12
+"""Absolute tolerance of the integrator unless the request names one."""
+MAX_T = 1e15
+"""The largest horizon accepted."""
+MIN_T = 1e-100
+"""The smallest horizon accepted."""
+MAX_UNITS = 1e30
+"""The longest horizon in natural time units, t_max/τ (30 decades of t/τ)."""
+MIN_UNITS = 1e-9
+"""The shortest horizon in natural time units: below it the weights cannot move."""
+
+
+def _second_derivative(activation: Activation) -> Callable[[Array], Array]:
+    """θ'' for the activations of the registry, written with θ and θ'."""
+    name = ActivationName(activation.name)
+    theta, d1 = activation.theta, activation.derivative
+    if name is ActivationName.TANH:
+        return lambda z: -2.0 * theta(z) * d1(z)
+    if name is ActivationName.LOGISTIC:
+        return lambda z: -theta(z) * d1(z)
+    if name is ActivationName.ARCTAN:
+        return lambda z: -math.pi * z * d1(z) * d1(z)
+    return lambda z: -2.0 * z * d1(z)  # erf
+
+
+def hessian(problem: Problem, x: Array) -> NDArray[np.float64]:
+    """``∇²E(x) = 2·Bᵀ·diag(θ'(z)² − (1 − θ(z))·θ''(z))·B`` with ``z = B·x``.
+
+    From ``∇E = −2·Bᵀ·((1 − θ(z))·θ'(z))`` and ``d/dz[(1 − θ)·θ'] = −θ'² + (1 − θ)·θ''``;
+    ``1 − θ`` is the stable complement.
+    """
+    act = problem.activation
+    z = problem.B @ x
+    d1 = act.derivative(z)
+    h = d1 * d1 - act.complement(z) * _second_derivative(act)(z)
+    return np.asarray(2.0 * (problem.B.T * h) @ problem.B, dtype=np.float64)
+
+
+def run_flow(
+    problem: Problem,
+    *,
+    alpha: float,
+    t_max: float,
+    stop: StopRules,
+    record_points: int,
+    initial: Sequence[float] | None = None,
+    seed: int | None = None,
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
+    time_limit: float | None = None,
+) -> DescentResult:
+    """Integrate ``ẋ = −α·∇E(x)`` from ``initial`` over ``[0, t_max]``.
+
+    Parameters
+    ----------
+    problem
+        The reduced problem (B, θ).
+    alpha
+        α > 0, the rate of the flow (the request's ``learning_rate``).
+    t_max
+        The horizon, 1e-100 ≤ t_max ≤ 1e15, and 1e-9 ≤ t_max/τ ≤ 1e30 with
+        ``τ = 1/(α·‖B‖₂²)``.
+    stop
+        Early stops (``steps`` is ignored); see the module docstring.
+    record_points
+        How many log-spaced times to record besides t = 0.
+    initial, seed
+        Initial weights, as for descent (:func:`service.core.descent.initial_weights`).
+    rtol, atol
+        The integrator's tolerances (0 < rtol < 1, atol > 0).
+    time_limit
+        Wall-time limit in seconds, checked at every right-hand side evaluation; past it
+        :class:`~service.core.errors.TimeLimitExceeded`.
+
+    Returns
+    -------
+    DescentResult
+        As for descent, with the conventions of the module docstring (``steps`` counts
+        integrator steps, ``last_step`` is ‖ẋ‖₂, ``t_delta`` is t·ẋ).
+    """
+    if not (alpha > 0 and math.isfinite(alpha)):
+        raise InvalidProblem("learning_rate", "must be a finite number > 0 (α of the flow)")
+    if not (MIN_T <= t_max <= MAX_T):
+        raise InvalidProblem("t_max", f"must be a number in [{MIN_T:g}, {MAX_T:g}]")
+    tau = time_unit(problem, alpha, Method.FLOW)
+    units = t_max / tau
+    if not (MIN_UNITS <= units <= MAX_UNITS):
+        raise InvalidProblem(
+            "t_max",
+            f"t_max·α·‖B‖₂² = {units:.3g} natural time units is outside [{MIN_UNITS:g}, "
+            f"{MAX_UNITS:g}]: ask for a t_max (or learning_rate) that makes it "
+            f"{'smaller' if units > MAX_UNITS else 'larger'}",
+        )
+    if not (0 < rtol < 1):
+        raise InvalidProblem("rtol", "must be a number in (0, 1)")
+    if not (atol > 0 and math.isfinite(atol)):
+        raise InvalidProblem("atol", "must be a finite number > 0")
+    if record_points < 1:
+        raise InvalidProblem("record.points", "must be at least 1")
+    x0 = initial_weights(problem, initial, seed)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        return _integrate(
+            problem, alpha, tau, t_max, stop, record_points, x0, rtol, atol, time_limit
+        )
+
+
+def _record_times(units: float, points: int) -> Array:
+    """s = t/τ: 0, then ``points`` values spread evenly in log s over [min(1, s_max), s_max]."""
+    start = min(1.0, units)
+    if points == 1 or start == units:
+        return np.array([0.0, units])
+    times = np.geomspace(start, units, points)
+    times[-1] = units
+    return np.concatenate([[0.0], np.unique(times)])
+
+
+def _state_stop(problem: Problem, stop: StopRules, x: Array, err: float) -> StopReason | None:
+    if stop.error_tolerance is not None and err <= stop.error_tolerance:
+        return StopReason.ERROR_TOLERANCE
+    if stop.on_classification and accuracy(problem, x) == 1.0:
+        return StopReason.CLASSIFIED
+    if stop.weight_bound is not None and float(np.max(np.abs(x))) >= stop.weight_bound:
+        return StopReason.WEIGHT_BOUND
+    return None
+
+
+Event = Callable[[float, Array], float]
+
+
+def _events(problem: Problem, stop: StopRules, alpha: float) -> list[tuple[StopReason, Event]]:
+    """Terminal solver events for the stop rules, in the descent's order of precedence."""
+    B = problem.B
+    events: list[tuple[StopReason, Event]] = []
+
+    def add(reason: StopReason, fn: Event, direction: float) -> None:
+        setattr(fn, "terminal", True)  # noqa: B010 - solve_ivp reads these attributes
+        setattr(fn, "direction", direction)  # noqa: B010
+        events.append((reason, fn))
+
+    if stop.error_tolerance is not None:
+        tol = stop.error_tolerance
+        add(StopReason.ERROR_TOLERANCE, lambda t, x: error_and_gradient(problem, x)[0] - tol, -1)
+    if stop.on_classification:
+        add(StopReason.CLASSIFIED, lambda t, x: float(np.min(B @ x)), 1)
+    if stop.weight_bound is not None:
+        bound = stop.weight_bound
+        add(StopReason.WEIGHT_BOUND, lambda t, x: bound - float(np.max(np.abs(x))), -1)
+    if stop.step_tolerance is not None:
+        step_tol = stop.step_tolerance
+
+        def speed(t: float, x: Array) -> float:
+            g = error_and_gradient(problem, x)[1]
+            return alpha * float(np.linalg.norm(g)) - step_tol
+
+        add(StopReason.STEP_TOLERANCE, speed, -1)
+    return events
+
+
+def _integrate(
+    problem: Problem,
+    alpha: float,
+    tau: float,
+    t_max: float,
+    stop: StopRules,
+    record_points: int,
+    x0: Array,
+    rtol: float,
+    atol: float,
+    time_limit: float | None,
+) -> DescentResult:
+    # Integrate in natural time s = t/τ: dx/ds = −τα·∇E = −∇E/‖B‖₂², of order 1 whatever
+    # the scales of α and B (the divisions by ‖B‖ one at a time cannot overflow).
+    norm = float(np.linalg.norm(problem.B, 2)) or 1.0
+    units = t_max / tau
+
+    deadline = None if time_limit is None else time.monotonic() + time_limit
+
+    def rhs(s: float, x: Array) -> Array:
+        if deadline is not None and time.monotonic() > deadline:
+            progress = f"at t = {s * tau:.6g} of t_max = {t_max:.6g}"
+            raise TimeLimitExceeded(time_limit or 0.0, progress)
+        return -(error_and_gradient(problem, x)[1] / norm) / norm
+
+    def jacobian(s: float, x: Array) -> NDArray[np.float64]:
+        return -(hessian(problem, x) / norm) / norm
+
+    times = _record_times(units, record_points)
+    err0, g0 = error_and_gradient(problem, x0)
+    reason = _state_stop(problem, stop, x0, err0)
+    xs: NDArray[np.float64] = x0[None, :]
+    ts: Array = np.zeros(1)
+    steps = 0
+    if reason is None and stop.step_tolerance is not None:
+        if alpha * float(np.linalg.norm(g0)) < stop.step_tolerance:
+            reason = StopReason.STEP_TOLERANCE
+    if reason is None:
+        events = _events(problem, stop, alpha)
+        sol = solve_ivp(
+            rhs,
+            (0.0, units),
+            x0,
+            method="LSODA",
+            t_eval=times,
+            events=[fn for _, fn in events] or None,
+            rtol=rtol,
+            atol=atol,
+            jac=jacobian,
+        )
+        steps = int(sol.nfev)
+        ts = np.asarray(sol.t, dtype=np.float64)
+        xs = np.asarray(sol.y, dtype=np.float64).T
+        if sol.status == 1:
+            hit = [k for k, te in enumerate(sol.t_events) if len(te)]
+            first = min(hit, key=lambda k: (float(sol.t_events[k][0]), k))
+            reason = events[first][0]
+            s_end = float(sol.t_events[first][0])
+            x_end = np.asarray(sol.y_events[first][0], dtype=np.float64)
+            ts = np.append(ts[ts < s_end], s_end)
+            xs = np.vstack([xs[: len(ts) - 1], x_end[None, :]])
+        elif sol.status == 0 and len(ts) and np.isfinite(xs).all():
+            reason = StopReason.STEPS
+        else:
+            reason = StopReason.NON_FINITE
+            good = np.isfinite(xs).all(axis=1)
+            ts, xs = ts[good], xs[good]
+            if len(ts) == 0:
+                ts, xs = np.zeros(1), x0[None, :]
+    t = ts * tau
+    if reason is StopReason.STEPS:
+        t[-1] = t_max
+    return _result(problem, alpha, norm, t, ts, xs, reason, steps)
+
+
+def _result(
+    problem: Problem,
+    alpha: float,
+    norm: float,
+    ts: Array,
+    units: Array,
+    xs: NDArray[np.float64],
+    reason: StopReason,
+    steps: int,
+) -> DescentResult:
+    """The result at times ``ts`` (= ``units``·τ); t·ẋ = s·dx/ds = −s·∇E/‖B‖₂²."""
+    k = len(ts)
+    errors = np.empty(k)
+    t_delta = np.empty_like(xs)
+    g = np.zeros(problem.m)
+    for i in range(k):
+        errors[i], g = error_and_gradient(problem, xs[i])
+        t_delta[i] = -units[i] * ((g / norm) / norm)
+    x = xs[-1].copy()
+    velocity = -alpha * g
+    return DescentResult(
+        weights=x,
+        error=float(errors[-1]),
+        steps=steps,
+        stopped_by=reason,
+        accuracy=accuracy(problem, x),
+        last_step=float(np.linalg.norm(velocity)) if ts[-1] > 0 else math.nan,
+        gradient_norm=float(np.linalg.norm(g)),
+        history=History(t=ts.copy(), error=errors, weights=xs.copy(), t_delta=t_delta),
+    )
