@@ -11,7 +11,7 @@ from service.api.examples import TRAIN_EXAMPLES
 from service.api.limits import check_flow_work, check_size, check_work, get_settings
 from service.api.problems import PROBLEM_RESPONSES
 from service.api.separability import theory_response
-from service.api.train_network import train_network
+from service.api.train_network import Net, finish_network, prepare_network, run_network
 from service.core.activations import get_activation
 from service.core.descent import STOP_EXPLANATIONS, DescentResult, StopRules, run_descent
 from service.core.divergence import (
@@ -46,13 +46,15 @@ def train(
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> TrainResponse:
     """Run gradient descent and judge the weights' fate."""
-    if request.network.hidden:
-        return train_network(request, settings)
     data = request.dataset
-    problem = build_problem(
-        data.inputs, data.targets, get_activation(request.activation), bias=data.bias
-    )
-    check_size(settings, problem.n, problem.m)
+    net = prepare_network(request, settings) if request.network.hidden else None
+    if net is not None:
+        problem = net.perceptron  # the inputs as a perceptron: time unit, separability
+    else:
+        problem = build_problem(
+            data.inputs, data.targets, get_activation(request.activation), bias=data.bias
+        )
+        check_size(settings, problem.n, problem.m)
     stop = request.stop
     rules = StopRules(
         steps=request.steps,
@@ -62,23 +64,26 @@ def train(
         on_classification=stop.on_classification,
     )
     if request.method is Method.FLOW:
-        result = _flow(problem, request, rules, settings)
+        result = _flow(problem, request, rules, settings, net)
     else:
         for name in ("t_max", "rtol", "atol"):
             if getattr(request, name) is not None:
                 raise InvalidProblem(name, "applies to method 'flow' only")
-        check_work(settings, request.steps, problem.n, problem.m)
-        result = run_descent(
-            problem,
-            method=request.method,
-            learning_rate=request.learning_rate,
-            stop=rules,
-            record_points=request.record.points,
-            initial=request.initial_weights,
-            seed=request.seed,
-            order=request.order,
-            time_limit=settings.compute_seconds,
-        )
+        check_work(settings, request.steps, problem.n, problem.m if net is None else net.m)
+        if net is not None:
+            result = run_network(net, request, rules, settings)
+        else:
+            result = run_descent(
+                problem,
+                method=request.method,
+                learning_rate=request.learning_rate,
+                stop=rules,
+                record_points=request.record.points,
+                initial=request.initial_weights,
+                seed=request.seed,
+                order=request.order,
+                time_limit=settings.compute_seconds,
+            )
     report = judge_divergence(
         result.history,
         last_step=result.last_step,
@@ -87,6 +92,8 @@ def train(
         time_unit=time_unit(problem, request.learning_rate, request.method),
         monotone=request.method is not Method.ONLINE,
     )
+    if net is not None:  # the log rule's error predictions are the perceptron's
+        return finish_network(_response(result, report, None), net, result, request)
     response = _response(
         result, report, extrapolate(problem, result.history, report, request.extrapolate_to)
     )
@@ -104,7 +111,11 @@ def train(
 
 
 def _flow(
-    problem: Problem, request: TrainRequest, rules: StopRules, settings: Settings
+    problem: Problem,
+    request: TrainRequest,
+    rules: StopRules,
+    settings: Settings,
+    net: Net | None = None,
 ) -> DescentResult:
     if request.t_max is None:
         raise InvalidProblem("t_max", "method 'flow' needs t_max, the time to integrate to")
@@ -112,18 +123,19 @@ def _flow(
         raise InvalidProblem("steps", "applies to gd and online; method 'flow' runs to t_max")
     if request.order is not Order.GIVEN:
         raise InvalidProblem("order", "'shuffled' applies to method 'online' only")
-    check_flow_work(settings, problem.n, problem.m)
+    check_flow_work(settings, problem.n, problem.m if net is None else net.m)
     return run_flow(
         problem,
         alpha=request.learning_rate,
         t_max=request.t_max,
         stop=rules,
         record_points=request.record.points,
-        initial=request.initial_weights,
+        initial=request.initial_weights if net is None else net.initial,
         seed=request.seed,
         rtol=DEFAULT_RTOL if request.rtol is None else request.rtol,
         atol=DEFAULT_ATOL if request.atol is None else request.atol,
         time_limit=settings.compute_seconds,
+        model=None if net is None else net.flow_model(),
     )
 
 

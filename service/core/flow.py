@@ -43,6 +43,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -52,7 +53,7 @@ from service.core.activations import Activation, Array
 from service.core.descent import DescentResult, StopRules, initial_weights
 from service.core.divergence import time_unit
 from service.core.errors import InvalidProblem, TimeLimitExceeded
-from service.core.problem import Problem, accuracy, error_and_gradient
+from service.core.problem import Problem, error_and_gradient
 from service.core.recorder import History
 from service.vocabulary import ActivationName, Method, StopReason
 
@@ -68,6 +69,35 @@ MAX_UNITS = 1e30
 """The longest horizon in natural time units, t_max/τ (30 decades of t/τ)."""
 MIN_UNITS = 1e-9
 """The shortest horizon in natural time units: below it the weights cannot move."""
+
+
+@dataclass(frozen=True, slots=True)
+class FlowModel:
+    """What the integrator needs of a model: E and ∇E, the margins, optionally ∇²E.
+
+    The perceptron's is :func:`perceptron_model`; a net with hidden layers supplies its
+    backprop gradient (:class:`service.core.net_descent.NetworkModel`) and no Hessian
+    (LSODA then estimates the Jacobian by differences when it switches to BDF).
+    """
+
+    m: int
+    """Number of weights."""
+    error_and_gradient: Callable[[Array], tuple[float, Array]]
+    """x ↦ (E(x), ∇E(x)); E is NaN when not finite."""
+    margins: Callable[[Array], Array]
+    """x ↦ the margins z_i (example i is classified correctly when z_i > 0)."""
+    hessian: Callable[[Array], NDArray[np.float64]] | None = None
+    """x ↦ ∇²E(x), or None."""
+
+
+def perceptron_model(problem: Problem) -> FlowModel:
+    """The perceptron E(x) = Σ_i (1 − θ(B_i·x))² as a :class:`FlowModel`."""
+    return FlowModel(
+        m=problem.m,
+        error_and_gradient=lambda x: error_and_gradient(problem, x),
+        margins=lambda x: problem.B @ x,
+        hessian=lambda x: hessian(problem, x),
+    )
 
 
 def _second_derivative(activation: Activation) -> Callable[[Array], Array]:
@@ -108,6 +138,7 @@ def run_flow(
     rtol: float = DEFAULT_RTOL,
     atol: float = DEFAULT_ATOL,
     time_limit: float | None = None,
+    model: FlowModel | None = None,
 ) -> DescentResult:
     """Integrate ``ẋ = −α·∇E(x)`` from ``initial`` over ``[0, t_max]``.
 
@@ -131,6 +162,10 @@ def run_flow(
     time_limit
         Wall-time limit in seconds, checked at every right-hand side evaluation; past it
         :class:`~service.core.errors.TimeLimitExceeded`.
+    model
+        Integrate this model's E instead of the perceptron's (a net with hidden layers);
+        ``problem`` (the same inputs as a perceptron) then only sets the time unit τ, and
+        ``initial`` must hold the model's m initial weights.
 
     Returns
     -------
@@ -157,10 +192,17 @@ def run_flow(
         raise InvalidProblem("atol", "must be a finite number > 0")
     if record_points < 1:
         raise InvalidProblem("record.points", "must be at least 1")
-    x0 = initial_weights(problem, initial, seed)
+    if model is None:
+        model = perceptron_model(problem)
+        x0 = initial_weights(problem, initial, seed)
+    elif initial is None or len(initial) != model.m:
+        raise InvalidProblem("initial_weights", f"needs the model's {model.m} weights")
+    else:
+        x0 = np.asarray(initial, dtype=np.float64)
+    norm = float(np.linalg.norm(problem.B, 2)) or 1.0
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         return _integrate(
-            problem, alpha, tau, t_max, stop, record_points, x0, rtol, atol, time_limit
+            model, norm, alpha, tau, t_max, stop, record_points, x0, rtol, atol, time_limit
         )
 
 
@@ -174,10 +216,10 @@ def _record_times(units: float, points: int) -> Array:
     return np.concatenate([[0.0], np.unique(times)])
 
 
-def _state_stop(problem: Problem, stop: StopRules, x: Array, err: float) -> StopReason | None:
+def _state_stop(model: FlowModel, stop: StopRules, x: Array, err: float) -> StopReason | None:
     if stop.error_tolerance is not None and err <= stop.error_tolerance:
         return StopReason.ERROR_TOLERANCE
-    if stop.on_classification and accuracy(problem, x) == 1.0:
+    if stop.on_classification and bool(np.all(model.margins(x) > 0.0)):
         return StopReason.CLASSIFIED
     if stop.weight_bound is not None and float(np.max(np.abs(x))) >= stop.weight_bound:
         return StopReason.WEIGHT_BOUND
@@ -187,9 +229,8 @@ def _state_stop(problem: Problem, stop: StopRules, x: Array, err: float) -> Stop
 Event = Callable[[float, Array], float]
 
 
-def _events(problem: Problem, stop: StopRules, alpha: float) -> list[tuple[StopReason, Event]]:
+def _events(model: FlowModel, stop: StopRules, alpha: float) -> list[tuple[StopReason, Event]]:
     """Terminal solver events for the stop rules, in the descent's order of precedence."""
-    B = problem.B
     events: list[tuple[StopReason, Event]] = []
 
     def add(reason: StopReason, fn: Event, direction: float) -> None:
@@ -199,9 +240,9 @@ def _events(problem: Problem, stop: StopRules, alpha: float) -> list[tuple[StopR
 
     if stop.error_tolerance is not None:
         tol = stop.error_tolerance
-        add(StopReason.ERROR_TOLERANCE, lambda t, x: error_and_gradient(problem, x)[0] - tol, -1)
+        add(StopReason.ERROR_TOLERANCE, lambda t, x: model.error_and_gradient(x)[0] - tol, -1)
     if stop.on_classification:
-        add(StopReason.CLASSIFIED, lambda t, x: float(np.min(B @ x)), 1)
+        add(StopReason.CLASSIFIED, lambda t, x: float(np.min(model.margins(x))), 1)
     if stop.weight_bound is not None:
         bound = stop.weight_bound
         add(StopReason.WEIGHT_BOUND, lambda t, x: bound - float(np.max(np.abs(x))), -1)
@@ -209,7 +250,7 @@ def _events(problem: Problem, stop: StopRules, alpha: float) -> list[tuple[StopR
         step_tol = stop.step_tolerance
 
         def speed(t: float, x: Array) -> float:
-            g = error_and_gradient(problem, x)[1]
+            g = model.error_and_gradient(x)[1]
             return alpha * float(np.linalg.norm(g)) - step_tol
 
         add(StopReason.STEP_TOLERANCE, speed, -1)
@@ -217,7 +258,8 @@ def _events(problem: Problem, stop: StopRules, alpha: float) -> list[tuple[StopR
 
 
 def _integrate(
-    problem: Problem,
+    model: FlowModel,
+    norm: float,
     alpha: float,
     tau: float,
     t_max: float,
@@ -230,7 +272,6 @@ def _integrate(
 ) -> DescentResult:
     # Integrate in natural time s = t/τ: dx/ds = −τα·∇E = −∇E/‖B‖₂², of order 1 whatever
     # the scales of α and B (the divisions by ‖B‖ one at a time cannot overflow).
-    norm = float(np.linalg.norm(problem.B, 2)) or 1.0
     units = t_max / tau
 
     deadline = None if time_limit is None else time.monotonic() + time_limit
@@ -239,14 +280,17 @@ def _integrate(
         if deadline is not None and time.monotonic() > deadline:
             progress = f"at t = {s * tau:.6g} of t_max = {t_max:.6g}"
             raise TimeLimitExceeded(time_limit or 0.0, progress)
-        return -(error_and_gradient(problem, x)[1] / norm) / norm
+        return -(model.error_and_gradient(x)[1] / norm) / norm
+
+    exact = model.hessian
 
     def jacobian(s: float, x: Array) -> NDArray[np.float64]:
-        return -(hessian(problem, x) / norm) / norm
+        assert exact is not None
+        return -(exact(x) / norm) / norm
 
     times = _record_times(units, record_points)
-    err0, g0 = error_and_gradient(problem, x0)
-    reason = _state_stop(problem, stop, x0, err0)
+    err0, g0 = model.error_and_gradient(x0)
+    reason = _state_stop(model, stop, x0, err0)
     xs: NDArray[np.float64] = x0[None, :]
     ts: Array = np.zeros(1)
     steps = 0
@@ -254,7 +298,7 @@ def _integrate(
         if alpha * float(np.linalg.norm(g0)) < stop.step_tolerance:
             reason = StopReason.STEP_TOLERANCE
     if reason is None:
-        events = _events(problem, stop, alpha)
+        events = _events(model, stop, alpha)
         sol = solve_ivp(
             rhs,
             (0.0, units),
@@ -264,7 +308,7 @@ def _integrate(
             events=[fn for _, fn in events] or None,
             rtol=rtol,
             atol=atol,
-            jac=jacobian,
+            jac=None if exact is None else jacobian,
         )
         steps = int(sol.nfev)
         ts = np.asarray(sol.t, dtype=np.float64)
@@ -288,11 +332,11 @@ def _integrate(
     t = ts * tau
     if reason is StopReason.STEPS:
         t[-1] = t_max
-    return _result(problem, alpha, norm, t, ts, xs, reason, steps)
+    return _result(model, alpha, norm, t, ts, xs, reason, steps)
 
 
 def _result(
-    problem: Problem,
+    model: FlowModel,
     alpha: float,
     norm: float,
     ts: Array,
@@ -305,9 +349,9 @@ def _result(
     k = len(ts)
     errors = np.empty(k)
     t_delta = np.empty_like(xs)
-    g = np.zeros(problem.m)
+    g = np.zeros(model.m)
     for i in range(k):
-        errors[i], g = error_and_gradient(problem, xs[i])
+        errors[i], g = model.error_and_gradient(xs[i])
         t_delta[i] = -units[i] * ((g / norm) / norm)
     x = xs[-1].copy()
     velocity = -alpha * g
@@ -316,7 +360,7 @@ def _result(
         error=float(errors[-1]),
         steps=steps,
         stopped_by=reason,
-        accuracy=accuracy(problem, x),
+        accuracy=float(np.mean(model.margins(x) > 0.0)),
         last_step=float(np.linalg.norm(velocity)) if ts[-1] > 0 else math.nan,
         gradient_norm=float(np.linalg.norm(g)),
         history=History(t=ts.copy(), error=errors, weights=xs.copy(), t_delta=t_delta),

@@ -41,6 +41,7 @@ from service.core.descent import (
     _draw_orders,
     vector_norm,
 )
+from service.core.divergence import DivergenceReport, judge_divergence
 from service.core.errors import InvalidProblem, TimeLimitExceeded
 from service.core.net_kernel import net_kernels, unit_offsets
 from service.core.network import (
@@ -238,7 +239,8 @@ def _descend(
             )
         )  # fmt: skip
         if code == _k.RUNNING and deadline is not None and time.monotonic() > deadline:
-            raise TimeLimitExceeded(time_limit or 0.0, int(istate[_k.T]), stop.steps)
+            progress = f"after {int(istate[_k.T])} of {stop.steps} steps"
+            raise TimeLimitExceeded(time_limit or 0.0, progress)
     t = int(istate[_k.T])
     row = 0
     if rng is not None and code != _k.NON_FINITE:
@@ -285,6 +287,42 @@ def layer_histories(layout: Layout, history: History) -> list[History]:
         )
         for k in range(layout.layers)
     ]
+
+
+def judge_layers(
+    layout: Layout,
+    history: History,
+    *,
+    last_step: float,
+    stopped_by: StopReason,
+    step_tolerance: float | None = None,
+    time_unit: float = 1.0,
+    monotone: bool = True,
+) -> list[DivergenceReport]:
+    """The divergence engine's verdict on each layer's weights alone (see
+    :func:`service.core.divergence.judge_divergence`; the arguments are the whole run's).
+
+    A layer's last step is its share of the final step, ‖t·Δw_layer(t_end)‖ / t_end (for
+    flow, its share of ‖ẋ‖), or the whole run's when that is not available.
+    """
+    t_end = float(history.t[-1]) if len(history.t) else 0.0
+    reports = []
+    for part in layer_histories(layout, history):
+        final = part.t_delta[-1] if len(part.t) else np.empty(0)
+        own = last_step
+        if t_end > 0 and np.isfinite(final).all() and math.isfinite(last_step):
+            own = vector_norm(final) / t_end
+        reports.append(
+            judge_divergence(
+                part,
+                last_step=own,
+                stopped_by=stopped_by,
+                step_tolerance=step_tolerance,
+                time_unit=time_unit,
+                monotone=monotone,
+            )
+        )
+    return reports
 
 
 @dataclass(frozen=True, slots=True)
