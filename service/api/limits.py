@@ -24,6 +24,16 @@ def check_size(settings: Settings, n: int, m: int) -> None:
         )
 
 
+def check_record(settings: Settings, points: int) -> None:
+    """record.points must not exceed ``max_record_points`` (the schema's own cap is 10000)."""
+    if points > settings.max_record_points:
+        raise LimitExceeded(
+            "record.points",
+            f"record.points = {points} exceeds the limit of {settings.max_record_points} "
+            "(LEARNDYN_MAX_RECORD_POINTS)",
+        )
+
+
 def check_work(settings: Settings, steps: int, n: int, m: int) -> None:
     """steps·n·m must not exceed ``max_work``."""
     work = steps * n * m

@@ -8,7 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends
 
 from service.api.examples import TRAIN_EXAMPLES
-from service.api.limits import check_flow_work, check_size, check_work, get_settings
+from service.api.limits import (
+    check_flow_work,
+    check_record,
+    check_size,
+    check_work,
+    get_settings,
+)
 from service.api.problems import PROBLEM_RESPONSES
 from service.api.separability import theory_response
 from service.api.train_network import Net, finish_network, prepare_network, run_network
@@ -55,6 +61,7 @@ def train(
             data.inputs, data.targets, get_activation(request.activation), bias=data.bias
         )
         check_size(settings, problem.n, problem.m)
+    check_record(settings, request.record.points)
     stop = request.stop
     rules = StopRules(
         steps=request.steps,

@@ -165,7 +165,7 @@ def run_descent(
     )
 
 
-def _state_stop(problem: Problem, stop: StopRules, x: Array, error: float) -> StopReason | None:
+def state_stop(problem: Problem, stop: StopRules, x: Array, error: float) -> StopReason | None:
     """The stop rules that depend on the state alone, in order of precedence."""
     if stop.error_tolerance is not None and error <= stop.error_tolerance:
         return StopReason.ERROR_TOLERANCE
@@ -224,7 +224,7 @@ def _reference_loop(
     t = 0
     k = 0  # index of the next scheduled time
     last_step = math.nan
-    reason = _state_stop(problem, stop, x, err)
+    reason = state_stop(problem, stop, x, err)
     while reason is None:
         if t >= stop.steps:
             reason = StopReason.STEPS
@@ -243,7 +243,7 @@ def _reference_loop(
         last_step = vector_norm(x_new - x)
         x, err, g = x_new, err_new, g_new
         t += 1
-        reason = _state_stop(problem, stop, x, err)
+        reason = state_stop(problem, stop, x, err)
         if reason is None and stop.step_tolerance is not None and last_step < stop.step_tolerance:
             reason = StopReason.STEP_TOLERANCE
     final_delta: Array | None = None

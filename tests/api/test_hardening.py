@@ -131,3 +131,41 @@ def test_hostile_bodies_get_4xx_never_500(client: TestClient, raw: str) -> None:
     assert 400 <= r.status_code < 500, r.text[:300]
     assert r.headers["content-type"] == "application/problem+json"
     assert client.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("settings", "body", "field", "figures"),
+    [
+        (
+            Settings(max_cells=6),
+            {"dataset": {"inputs": [[1.0]] * 7, "targets": [1] * 7}},
+            "dataset.inputs",
+            ("7·1 = 7", "limit of 6", "LEARNDYN_MAX_CELLS"),
+        ),
+        (
+            Settings(max_work=1000),
+            {**SCALAR, "steps": 1001},
+            "steps",
+            ("1001·1·1 = 1e+03", "budget of 1e+03", "LEARNDYN_MAX_WORK"),
+        ),
+        (
+            Settings(max_record_points=50),
+            {**SCALAR, "record": {"points": 51}},
+            "record.points",
+            ("record.points = 51", "limit of 50", "LEARNDYN_MAX_RECORD_POINTS"),
+        ),
+    ],
+)
+def test_each_limit_is_a_422_with_the_figure(
+    settings: Settings, body: dict[str, object], field: str, figures: tuple[str, ...]
+) -> None:
+    with TestClient(create_app(settings)) as c:
+        for path in (
+            ("/train", "/minima", "/separability") if field == "dataset.inputs" else ("/train",)
+        ):
+            r = c.post(path, json=body)
+            assert r.status_code == 422, (path, r.text)
+            answer = strict_json(r.text)
+            assert answer["errors"][0]["field"] == field
+            for figure in figures:
+                assert figure in answer["detail"], (figure, answer["detail"])

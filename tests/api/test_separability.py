@@ -151,3 +151,26 @@ def test_train_without_representable_theory_still_answers(client: TestClient) ->
     body = {"dataset": {"inputs": [[1e-300], [1e300]], "targets": [1, 1]}, "steps": 5}
     status, answer = post(client, "/train", body)
     assert status == 200 and answer["theory"] is None
+
+
+def test_train_theory_compares_the_measured_log_rate_with_w_hat_over_4(
+    client: TestClient,
+) -> None:
+    """Issue 4's acceptance run through /train: the service's own measured log_rate (from the
+    divergence engine) against ŵ/4, ŵ = (2/3, 2/3) for this set (closed form)."""
+    body = {
+        "dataset": {
+            "inputs": [[2, 1], [1, 3], [-1, -1], [-2, 0.5], [0.5, -2]],
+            "targets": [1, 1, -1, -1, -1],
+        },
+        "activation": "tanh",
+        "learning_rate": 0.05,
+        "steps": 10**6,
+    }
+    status, answer = post(client, "/train", body)
+    assert status == 200
+    assert answer["divergence"]["verdict"] == "logarithmic"
+    theory = answer["theory"]
+    assert theory["predicted_log_rate"] == pytest.approx([1 / 6, 1 / 6], rel=1e-9)
+    assert theory["angle_degrees"] < 5.0
+    assert abs(theory["norm_ratio"] - 1.0) < 0.10

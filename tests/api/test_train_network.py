@@ -105,3 +105,44 @@ def test_figure_5_example_shows_what_its_description_claims(client: TestClient) 
     assert body["accuracy"] == 1.0 and body["error"] < 1e-4
     first, output = body["layers"]
     assert output["t_delta_drift"] < 0.01 and first["t_delta_drift"] > 0.03
+
+
+def test_figure_5_verdicts_per_layer(client: TestClient) -> None:
+    """The output layer diverges like log t; the lower layer slows down further still."""
+    status, body = post(client, {**XOR, "learning_rate": 0.05, "steps": 10**6, "seed": 0})
+    assert status == 200 and body["accuracy"] == 1.0
+    first, output = body["layers"]
+    assert output["verdict"] == "logarithmic"
+    assert first["verdict"] != "logarithmic"
+    # the per-layer rates are the output layer's t·Δw, to the 3% the statistic has settled
+    np.testing.assert_allclose(output["log_rate"], output["t_delta"], rtol=0.03)
+    assert body["divergence"]["verdict"] in {"logarithmic", "sub_logarithmic"}
+    assert body["extrapolation"] is None
+
+
+def test_flow_of_a_net_is_the_limit_of_small_steps(client: TestClient) -> None:
+    """Flow with α = 1 to t = 1000 against gd with η = 0.01 for 10^5 steps (t = η·k):
+    the two differ by O(η)."""
+    status, flow = post(
+        client, {**XOR, "method": "flow", "learning_rate": 1.0, "t_max": 1000.0, "seed": 0}
+    )
+    assert status == 200 and flow["stopped_by"] == "steps"
+    assert flow["t_final"] == 1000.0 and flow["initial_seed"] == 0
+    status, gd = post(client, {**XOR, "learning_rate": 0.01, "steps": 10**5, "seed": 0})
+    assert status == 200
+    np.testing.assert_allclose(flow["weights"], gd["weights"], rtol=0, atol=3e-3)
+    assert abs(flow["weights"][6]) > 2.0  # far from the start: the comparison means something
+    status, long = post(
+        client, {**XOR, "method": "flow", "learning_rate": 1.0, "t_max": 1e8, "seed": 0}
+    )
+    assert status == 200 and long["accuracy"] == 1.0
+    assert long["layers"][1]["verdict"] == "logarithmic"
+    assert long["layers"][1]["t_delta_drift"] < 0.03
+
+
+def test_flow_of_a_net_checks_its_weights(client: TestClient) -> None:
+    status, body = post(
+        client,
+        {**XOR, "method": "flow", "t_max": 10.0, "initial_weights": [0.1] * 3},
+    )
+    assert status == 422 and "initial_weights" in str(body) and "9 weights" in str(body)

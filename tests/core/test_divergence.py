@@ -300,7 +300,6 @@ def million_step_reports() -> dict[str, DivergenceReport]:
     return {name: gd_report(name, 10**6) for name in ("tanh", "logistic", "arctan", "erf")}
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", ["tanh", "logistic", "arctan", "erf"])
 def test_gd_a_million_steps(million_step_reports: dict[str, DivergenceReport], name: str) -> None:
     assert_rate(million_step_reports[name], name, rel=0.02)

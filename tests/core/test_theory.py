@@ -106,7 +106,6 @@ def million_steps() -> DescentResult:
     return _run(10**6)
 
 
-@pytest.mark.slow
 def test_gd_follows_w_hat_over_4_after_1e6_steps(million_steps: DescentResult) -> None:
     """The issue's acceptance run: tanh, gd, η = 0.05, 10^6 steps (measured: ~1e-5°, 0.9994)."""
     assert million_steps.steps == 10**6
@@ -116,7 +115,6 @@ def test_gd_follows_w_hat_over_4_after_1e6_steps(million_steps: DescentResult) -
         assert angle < 5.0 and abs(ratio - 1.0) < 0.10
 
 
-@pytest.mark.slow
 def test_logistic_follows_w_hat_over_2() -> None:
     """k = 2 for logistic = tanh(z/2): the rate doubles (measured: ~2e-4°, ratio 1.003)."""
     result = run_descent(
