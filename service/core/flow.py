@@ -30,6 +30,11 @@ that settles in a finite minimum take a few hundred steps. The Jacobian is the e
 ``∇²E = 2·Bᵀ·diag(θ'(z)² − (1 − θ(z))·θ''(z))·B`` (times −α), evaluated with the stable
 complement. Default tolerances: ``rtol = 1e-8``, ``atol = 1e-12``.
 
+The model is a :class:`FlowModel` (E, ∇E, the margins, optionally ∇²E): the perceptron's by
+default, or a net with hidden layers (its backprop gradient, no analytic Hessian: LSODA
+estimates the Jacobian by differences when it switches to BDF; the time unit τ is then that
+of the same inputs as a perceptron).
+
 Stop rules are solver events, located by root finding on the dense output:
 ``error_tolerance`` (E − tol crosses 0), ``classified`` (min_i B_i·x crosses 0 upwards),
 ``weight_bound`` (bound − max_j |x_j| crosses 0), ``step_tolerance`` (‖ẋ‖ − tol crosses 0
