@@ -299,3 +299,36 @@ def test_shuffled_online_passes_follow_the_seeded_permutations() -> None:
             )
             x = x - 0.2 * network_error_and_gradient(single, x)[1]
     np.testing.assert_allclose(run.result.weights, x, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.slow
+def test_figure_5_over_twenty_seeds() -> None:
+    """Seeds 0–19 (about 20 s): at least 15 reach zero classification error (17 did when
+    this was written), and every one that does ends with a logarithmic output layer whose
+    t·Δw moved less than 3% over the last decade."""
+    from service.core.divergence import time_unit
+    from service.core.net_descent import judge_layers
+
+    problem = build_network_problem(
+        XOR_INPUTS, XOR_TARGETS, get_activation("tanh"), hidden=[2], bias=True
+    )
+    unit = time_unit(
+        build_problem(XOR_INPUTS, XOR_TARGETS, get_activation("tanh"), bias=True), 0.05, Method.GD
+    )
+    reached = 0
+    for seed in range(20):
+        result = run_network_descent(
+            problem, method=Method.GD, learning_rate=0.05, stop=StopRules(steps=10**6),
+            record_points=200, seed=seed,
+        ).result  # fmt: skip
+        if result.accuracy < 1.0:
+            continue
+        reached += 1
+        output = judge_layers(
+            problem.layout, result.history, last_step=result.last_step,
+            stopped_by=result.stopped_by, time_unit=unit,
+        )[1]  # fmt: skip
+        drift = summarise_layers(problem.layout, result.weights, result.history)[1].t_delta_drift
+        assert output.verdict == "logarithmic", seed
+        assert drift is not None and drift < 0.03, seed
+    assert reached >= 15
