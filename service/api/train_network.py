@@ -67,6 +67,12 @@ class Net:
 
 def prepare_network(request: TrainRequest, settings: Settings) -> Net:
     """Validate the dataset and the widths, check the size, draw the initial weights."""
+    if request.extrapolate_to is not None:
+        raise InvalidProblem(
+            "extrapolate_to",
+            "applies to the perceptron (network.hidden empty): the log rule's error "
+            "predictions use the single-layer E",
+        )
     data = request.dataset
     activation = get_activation(request.activation)
     problem = build_network_problem(

@@ -224,7 +224,9 @@ class TrainResponse(BaseModel):
         "flow (where steps counts the integrator's right-hand side evaluations)."
     )
     extrapolation: Extrapolation | None = Field(
-        default=None, description="The log rule's predictions; null unless logarithmic."
+        default=None,
+        description="The log rule's predictions; null unless logarithmic, and for nets with "
+        "hidden layers.",
     )
     theory: Theory | None = Field(
         default=None,

@@ -71,6 +71,8 @@ def test_bad_hidden_requests_name_the_field(client: TestClient) -> None:
     assert status == 422 and "hidden" in str(body)
     status, body = post(client, {**XOR, "network": {"hidden": [2] * 9}})
     assert status == 422 and "hidden" in str(body)
+    status, body = post(client, {**XOR, "extrapolate_to": [1e9]})
+    assert status == 422 and "extrapolate_to" in str(body) and "perceptron" in str(body)
 
 
 def test_online_and_given_weights(client: TestClient) -> None:
