@@ -165,11 +165,17 @@ def run_descent(
     )
 
 
-def state_stop(problem: Problem, stop: StopRules, x: Array, error: float) -> StopReason | None:
-    """The stop rules that depend on the state alone, in order of precedence."""
+def state_stop(
+    stop: StopRules, x: Array, error: float, margins: Callable[[Array], Array]
+) -> StopReason | None:
+    """The stop rules that depend on the state alone, in order of precedence.
+
+    ``margins(x)`` gives each example's margin (B·x for the perceptron, y_i·out_i for a
+    net); it is called only when ``on_classification`` asks for it.
+    """
     if stop.error_tolerance is not None and error <= stop.error_tolerance:
         return StopReason.ERROR_TOLERANCE
-    if stop.on_classification and accuracy(problem, x) == 1.0:
+    if stop.on_classification and bool(np.all(margins(x) > 0.0)):
         return StopReason.CLASSIFIED
     if stop.weight_bound is not None and float(np.max(np.abs(x))) >= stop.weight_bound:
         return StopReason.WEIGHT_BOUND
@@ -224,7 +230,7 @@ def _reference_loop(
     t = 0
     k = 0  # index of the next scheduled time
     last_step = math.nan
-    reason = state_stop(problem, stop, x, err)
+    reason = state_stop(stop, x, err, problem.margins)
     while reason is None:
         if t >= stop.steps:
             reason = StopReason.STEPS
@@ -243,7 +249,7 @@ def _reference_loop(
         last_step = vector_norm(x_new - x)
         x, err, g = x_new, err_new, g_new
         t += 1
-        reason = state_stop(problem, stop, x, err)
+        reason = state_stop(stop, x, err, problem.margins)
         if reason is None and stop.step_tolerance is not None and last_step < stop.step_tolerance:
             reason = StopReason.STEP_TOLERANCE
     final_delta: Array | None = None

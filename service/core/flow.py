@@ -55,7 +55,7 @@ from numpy.typing import NDArray
 from scipy.integrate import solve_ivp
 
 from service.core.activations import Activation, Array
-from service.core.descent import DescentResult, StopRules, initial_weights
+from service.core.descent import DescentResult, StopRules, initial_weights, state_stop
 from service.core.divergence import time_unit
 from service.core.errors import InvalidProblem, TimeLimitExceeded
 from service.core.problem import Problem, error_and_gradient
@@ -221,16 +221,6 @@ def _record_times(units: float, points: int) -> Array:
     return np.concatenate([[0.0], np.unique(times)])
 
 
-def _state_stop(model: FlowModel, stop: StopRules, x: Array, err: float) -> StopReason | None:
-    if stop.error_tolerance is not None and err <= stop.error_tolerance:
-        return StopReason.ERROR_TOLERANCE
-    if stop.on_classification and bool(np.all(model.margins(x) > 0.0)):
-        return StopReason.CLASSIFIED
-    if stop.weight_bound is not None and float(np.max(np.abs(x))) >= stop.weight_bound:
-        return StopReason.WEIGHT_BOUND
-    return None
-
-
 Event = Callable[[float, Array], float]
 
 
@@ -295,7 +285,7 @@ def _integrate(
 
     times = _record_times(units, record_points)
     err0, g0 = model.error_and_gradient(x0)
-    reason = _state_stop(model, stop, x0, err0)
+    reason = state_stop(stop, x0, err0, model.margins)
     xs: NDArray[np.float64] = x0[None, :]
     ts: Array = np.zeros(1)
     steps = 0

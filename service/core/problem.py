@@ -42,6 +42,10 @@ class Problem:
         """Number of weights (inputs, plus one when ``bias``)."""
         return int(self.B.shape[1])
 
+    def margins(self, x: Array) -> Array:
+        """``B·x``: example i is classified correctly when its margin is > 0."""
+        return self.B @ x
+
 
 def build_problem(
     inputs: Sequence[Sequence[float]],
