@@ -66,10 +66,15 @@ def draw_train(
         else:
             raise ValueError(f"unknown panel {panel!r}")
         ax.set_xscale("log")
-    axes[-1].set_xlabel("t (steps; passes over the data for online) — log scale")
+    axes[-1].set_xlabel(_time_label(request.method.value))
     extra = f" The first {shown} of {m} weights are drawn." if shown < m else ""
     caption(figure, note + _caption(request, response) + extra)
     return figure
+
+
+def _time_label(method: str) -> str:
+    unit = {"gd": "steps", "online": "passes over the data"}.get(method, "time of the flow")
+    return f"t ({unit}) — log scale"
 
 
 def _error_panel(ax: Axes, t: np.ndarray, error: np.ndarray) -> None:

@@ -101,7 +101,7 @@ def test_train_svg_and_png(client: TestClient) -> None:
     labels = texts(r.content)
     assert "error E(w(t))" in labels and "weights w_j(t)" in labels
     assert "t·(w_j(t+1) − w_j(t))" in labels
-    assert any(t.startswith("t (steps") for t in labels)
+    assert "t (steps) — log scale" in labels
     verdict = client.post("/train", json=LOG_RULE).json()["divergence"]["verdict"]
     caption = " ".join(t for t in labels if "Verdict" in t or "θ = tanh" in t)
     assert f"Verdict: {verdict}" in caption.replace("\n", " ")
