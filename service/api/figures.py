@@ -21,7 +21,12 @@ from service.api.problems import PROBLEM_RESPONSES, LimitExceeded
 from service.api.train import train
 from service.figures import FigureTooLarge, render_minima, render_train
 from service.figures.paper import paper_figure
-from service.schemas.figures import MEDIA_TYPES, FigureMinimaRequest, FigureTrainRequest
+from service.schemas.figures import (
+    MEDIA_TYPES,
+    FigureMinimaRequest,
+    FigureTrainRequest,
+    PaperFigureQuery,
+)
 from service.schemas.minima import CurveRequest, MinimaRequest
 from service.schemas.train import TrainRequest
 from service.settings import Settings
@@ -89,12 +94,10 @@ def figure_minima(
 def figure_paper(
     number: Annotated[int, Path(ge=1, le=5, description="The figure of the paper, 1 to 5.")],
     settings: Annotated[Settings, Depends(get_settings)],
-    format: Annotated[
-        ImageFormat, Query(description="svg (the default) or png.")
-    ] = ImageFormat.SVG,
+    query: Annotated[PaperFigureQuery, Query()],
 ) -> Response:
     """Redraw one of the paper's Figures 1–5, its parameters stated in the caption."""
-    return _image(lambda: _paper(number, format, settings), format)
+    return _image(lambda: _paper(number, query.format, settings), query.format)
 
 
 @lru_cache(maxsize=16)

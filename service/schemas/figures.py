@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from service.schemas.common import StrictModel
 from service.schemas.minima import MinimaRequest
 from service.schemas.train import TrainRequest
 from service.vocabulary import ImageFormat
@@ -31,6 +32,14 @@ class FigureMinimaRequest(MinimaRequest):
 
     format: ImageFormat = Field(
         default=ImageFormat.SVG, description=FORMAT_DESCRIPTION, examples=["svg"]
+    )
+
+
+class PaperFigureQuery(StrictModel):
+    """The query of GET /figures/paper/{number}; unknown parameters are refused."""
+
+    format: ImageFormat = Field(
+        default=ImageFormat.SVG, description=FORMAT_DESCRIPTION, examples=["png"]
     )
 
 

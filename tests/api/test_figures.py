@@ -249,3 +249,10 @@ def test_rendering_is_thread_safe_and_deterministic(client: TestClient) -> None:
         images = list(pool.map(lambda _: client.post("/figures/minima", json=TYPE_3), range(4)))
     assert all(r.status_code == 200 for r in images)
     assert len({r.content for r in images}) == 1
+
+
+def test_paper_figures_refuse_unknown_query_parameters(client: TestClient) -> None:
+    r = client.get("/figures/paper/1", params={"format": "png", "dpi": "600"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.dpi"
+    r = client.get("/figures/paper/1", params={"format": "gif"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.format"
