@@ -162,7 +162,11 @@ def _ticks(scale: float) -> list[float]:
         x = float(f"{scale * math.tan(k * math.pi / 8):.1g}")
         s = math.atan(x / scale)
         ticks += [s, -s]
-    return sorted(ticks)
+    kept: list[float] = []
+    for s in sorted(ticks, key=abs):  # the ends and 0 first; drop ticks that crowd them
+        if all(abs(s - k) > 0.3 for k in kept) or abs(s) == math.pi / 2:
+            kept.append(s)
+    return sorted(kept)
 
 
 def _tick_label(s: float, scale: float) -> str:
@@ -242,7 +246,7 @@ def draw_image(ax: Axes, response: MinimaResponse, activation: ActivationName) -
         ms=8,
         clip_on=False,
         gid="nearest-point",
-        label=f"nearest point of clos TV ({px:.3g}, {py:.3g}); "
+        label=f"nearest point of clos TV\n({_num(px)}, {_num(py)}), "
         f"distance {response.global_minimum.distance:.4g}",
     )
     ax.set_xlim(-1.12, 1.12)
@@ -251,7 +255,8 @@ def draw_image(ax: Axes, response: MinimaResponse, activation: ActivationName) -
     ax.set_xlabel("θ(v₁x)")
     ax.set_ylabel("θ(v₂x)")
     ax.set_title(f"The image curve TV, v = ({_num(v[0])}, {_num(v[1])})")
-    ax.legend(loc="best", fontsize=8)
+    # the curve runs corner to corner: the empty corner is upper left when it rises
+    ax.legend(loc="upper left" if v[0] * v[1] > 0 else "lower left", fontsize=8)
 
 
 def _num(value: float) -> str:

@@ -256,3 +256,31 @@ def test_paper_figures_refuse_unknown_query_parameters(client: TestClient) -> No
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.dpi"
     r = client.get("/figures/paper/1", params={"format": "gif"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.format"
+
+
+def test_many_weights_are_capped_and_the_caption_says_so(client: TestClient) -> None:
+    from service.figures.training import MAX_WEIGHT_LINES, draw_train
+    from service.schemas.train import TrainRequest, TrainResponse
+
+    m = MAX_WEIGHT_LINES + 2
+    body = {
+        "dataset": {
+            "inputs": [[float(j == i) for j in range(m)] for i in range(m)],
+            "targets": [1] * m,
+        },
+        "steps": 100,
+        "record": {"points": 20},
+    }
+    answer = TrainResponse.model_validate(client.post("/train", json=body).json())
+    with canvas._style():
+        figure = draw_train(TrainRequest.model_validate(body), answer)
+        weights_axes = figure.axes[1]
+        drawn = [
+            line
+            for line in weights_axes.get_lines()
+            if (line.get_gid() or "").startswith("weights-")
+        ]
+        assert len(drawn) == MAX_WEIGHT_LINES
+        assert f"The first {MAX_WEIGHT_LINES} of {m} weights are drawn." in " ".join(
+            figure.get_supxlabel().split()
+        )
