@@ -24,6 +24,15 @@ from service.schemas import FieldError, Health, TrainResponse, Version
 from service.schemas.minima import MinimaResponse
 from service.schemas.separability import SeparabilityResponse
 
+
+class FigureImage(BaseModel):
+    """The bytes of a figure (SVG or PNG) with their content type; the figure methods return
+    ``content``."""
+
+    content: bytes
+    media_type: str
+
+
 RequestT = TypeVar("RequestT", bound=BaseModel)
 ResponseT = TypeVar("ResponseT", bound=BaseModel)
 
@@ -46,6 +55,8 @@ class Endpoint(Generic[ResponseT]):
 TRAIN = Endpoint("POST", "/train", TrainResponse)
 MINIMA = Endpoint("POST", "/minima", MinimaResponse)
 SEPARABILITY = Endpoint("POST", "/separability", SeparabilityResponse)
+FIGURE_TRAIN = Endpoint("POST", "/figures/train", FigureImage)
+FIGURE_MINIMA = Endpoint("POST", "/figures/minima", FigureImage)
 HEALTH = Endpoint("GET", "/healthz", Health)
 VERSION = Endpoint("GET", "/version", Version)
 
@@ -123,6 +134,8 @@ class BaseClient:
     def _request(self, endpoint: Endpoint[Any], body: BaseModel | None) -> httpx.Request:
         content = None if body is None else body.model_dump_json(exclude_unset=True)
         headers = self._headers()
+        if endpoint.response is FigureImage:
+            headers["accept"] = "image/svg+xml, image/png, application/problem+json"
         if content is not None:
             headers["content-type"] = "application/json"
         url = self.base_url.rstrip("/") + endpoint.path
@@ -131,6 +144,9 @@ class BaseClient:
     @staticmethod
     def _parse(endpoint: Endpoint[ResponseT], response: httpx.Response) -> ResponseT:
         if response.is_success:
+            if endpoint.response is FigureImage:
+                media_type = response.headers.get("content-type", "")
+                return endpoint.response(content=response.content, media_type=media_type)
             return endpoint.response.model_validate_json(response.content)
         raise error_from_response(response)
 
@@ -155,3 +171,16 @@ class BaseClient:
 
 def _is_connect_error(error: TransportError) -> bool:
     return isinstance(error.__cause__, httpx.ConnectError | httpx.ConnectTimeout)
+
+
+def figure_request(
+    model: type[RequestT], given: BaseModel | None, image_format: str, fields: dict[str, Any]
+) -> RequestT:
+    """A /figures request: ``given`` (a plain /train or /minima request, or a figure request)
+    with ``format`` set to ``image_format``, or one built from keyword arguments."""
+    if given is None:
+        return build_request(model, None, {**fields, "format": image_format})
+    if fields:
+        raise TypeError("pass either a request model or keyword arguments, not both")
+    data = given.model_dump(mode="json", exclude_unset=True)
+    return build_request(model, None, {**data, "format": image_format})

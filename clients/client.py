@@ -22,6 +22,8 @@ from pydantic import BaseModel
 from clients.base import (
     DEFAULT_BASE_URL,
     DEFAULT_TIMEOUT,
+    FIGURE_MINIMA,
+    FIGURE_TRAIN,
     HEALTH,
     MINIMA,
     SEPARABILITY,
@@ -31,9 +33,11 @@ from clients.base import (
     Endpoint,
     ResponseT,
     build_request,
+    figure_request,
 )
 from clients.errors import LearndynError, translate_transport_errors
 from service.schemas import Health, TrainRequest, TrainResponse, Version
+from service.schemas.figures import FigureMinimaRequest, FigureTrainRequest
 from service.schemas.minima import MinimaRequest, MinimaResponse
 from service.schemas.separability import SeparabilityRequest, SeparabilityResponse
 
@@ -126,6 +130,20 @@ class Client(BaseClient):
         """POST /separability: linear separability with checkable certificates."""
         return self._call(SEPARABILITY, build_request(SeparabilityRequest, request, fields))
 
+    def figure_train(
+        self, request: TrainRequest | None = None, /, *, format: str = "svg", **fields: Any
+    ) -> bytes:
+        """POST /figures/train: the run drawn against log t, as SVG (default) or PNG bytes."""
+        body = figure_request(FigureTrainRequest, request, format, fields)
+        return self._call(FIGURE_TRAIN, body).content
+
+    def figure_minima(
+        self, request: MinimaRequest | None = None, /, *, format: str = "svg", **fields: Any
+    ) -> bytes:
+        """POST /figures/minima: E(x) with its extrema (and TV for n = 2) as SVG or PNG bytes."""
+        body = figure_request(FigureMinimaRequest, request, format, fields)
+        return self._call(FIGURE_MINIMA, body).content
+
     def health(self) -> Health:
         """GET /healthz."""
         return self._call(HEALTH)
@@ -210,6 +228,20 @@ class AsyncClient(BaseClient):
     ) -> SeparabilityResponse:
         """POST /separability: linear separability with checkable certificates."""
         return await self._call(SEPARABILITY, build_request(SeparabilityRequest, request, fields))
+
+    async def figure_train(
+        self, request: TrainRequest | None = None, /, *, format: str = "svg", **fields: Any
+    ) -> bytes:
+        """POST /figures/train: the run drawn against log t, as SVG (default) or PNG bytes."""
+        body = figure_request(FigureTrainRequest, request, format, fields)
+        return (await self._call(FIGURE_TRAIN, body)).content
+
+    async def figure_minima(
+        self, request: MinimaRequest | None = None, /, *, format: str = "svg", **fields: Any
+    ) -> bytes:
+        """POST /figures/minima: E(x) with its extrema (and TV for n = 2) as SVG or PNG bytes."""
+        body = figure_request(FigureMinimaRequest, request, format, fields)
+        return (await self._call(FIGURE_MINIMA, body)).content
 
     async def health(self) -> Health:
         """GET /healthz."""

@@ -16,6 +16,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from service.api import figures as figures_api
 from service.api import minima, ops, train
 from service.api import separability as separability_api
 from service.api.access_log import AccessLogMiddleware
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     auth = problem_responses(401) if settings.api_key is not None else None
     for compute in (train.router, minima.router, separability_api.router):
         app.include_router(compute, dependencies=guards, responses=auth)
+    app.include_router(figures_api.router, dependencies=guards, responses=auth)
     app.include_router(ops.router)
     install_docs(app)
     return app

@@ -27,6 +27,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     train.add_argument("file", help="a JSON TrainRequest ('-' for standard input)")
     train.add_argument("--url", default=f"http://{defaults.host}:{defaults.port}")
     train.add_argument("--json", action="store_true", help="print the raw JSON answer")
+    train.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="also save the run's figure (POST /figures/train; the run is computed again): "
+        "PNG if FILE ends in .png, else SVG",
+    )
 
     commands.add_parser("warmup", help="compile the descent kernels once (the Dockerfile's build)")
     args = parser.parse_args(argv)
@@ -39,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     if args.command == "train":
-        return _train(args.file, args.url, args.json)
+        return _train(args.file, args.url, args.json, args.plot)
 
     if args.command == "openapi":
         from service.app import create_app
@@ -97,16 +103,26 @@ def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def _train(path: str, url: str, raw: bool) -> int:
-    """POST the request in ``path`` to ``url`` and print the verdict and key figures."""
+def _train(path: str, url: str, raw: bool, plot: str | None = None) -> int:
+    """POST the request in ``path`` to ``url`` and print the verdict and key figures; with
+    ``plot``, also save the figure of the run there."""
     from clients import Client, LearndynError
     from service.schemas import TrainRequest
 
     text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
     try:
         with Client(base_url=url) as client:
-            answer = client.train(TrainRequest.model_validate_json(text))
+            request = TrainRequest.model_validate_json(text)
+            answer = client.train(request)
+            if plot is not None:
+                image_format = "png" if plot.lower().endswith(".png") else "svg"
+                image = client.figure_train(request, format=image_format)
+                with open(plot, "wb") as out:
+                    out.write(image)
     except LearndynError as error:
+        print(f"learndyn: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # the figure could not be written
         print(f"learndyn: {error}", file=sys.stderr)
         return 1
     except ValueError as error:  # the file is not a valid TrainRequest

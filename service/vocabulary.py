@@ -83,3 +83,11 @@ class CertificateKind(StrEnum):
 
     GORDAN = "gordan"
     STIEMKE = "stiemke"
+
+
+class ImageFormat(StrEnum):
+    """The encoding of a figure: ``svg`` (image/svg+xml, text as paths, no fonts needed to
+    view it) or ``png`` (image/png)."""
+
+    SVG = "svg"
+    PNG = "png"

@@ -116,3 +116,61 @@ SEPARABILITY_EXAMPLES: dict[str, Example] = {
         },
     },
 }
+
+FIGURE_TRAIN_EXAMPLES: dict[str, Example] = {
+    "log_rule_svg": {
+        "summary": "The log rule drawn: E(x) = (tanh x − 1)², as SVG",
+        "description": "The /train example 'log_rule' as a figure: the error falls like "
+        "1/(8t)·…, the weight climbs like (1/4)·log t (a straight line on the log-t axis) and "
+        "t·(x(t+1) − x(t)) settles near 1/4: the paper's Figure 5 statistic for one weight.",
+        "value": {
+            "dataset": {"inputs": [[1.0]], "targets": [1]},
+            "activation": "tanh",
+            "learning_rate": 0.1,
+            "steps": 10000,
+            "record": {"points": 100},
+            "format": "svg",
+        },
+    },
+    "two_weights_png": {
+        "summary": "Two separable points with a bias, as PNG",
+        "description": "Inputs 1 and −1 with targets +1 and −1 and a threshold weight: the "
+        "data are strictly separable, so no trajectory is bounded (the Lemma); both weights "
+        "are drawn against log t with their t·Δw.",
+        "value": {
+            "dataset": {"inputs": [[1.0], [-1.0]], "targets": [1, -1], "bias": True},
+            "activation": "tanh",
+            "learning_rate": 0.05,
+            "steps": 20000,
+            "seed": 7,
+            "record": {"points": 100},
+            "format": "png",
+        },
+    },
+}
+
+FIGURE_MINIMA_EXAMPLES: dict[str, Example] = {
+    "type_3_figure": {
+        "summary": "Type 3, a = 3, tanh: E and the image curve TV (Figures 2 and 4), as SVG",
+        "description": "Inputs 1 and −3, both targets +1. The left panel marks the finite "
+        "global minimum, the maximum and the minimum at +∞ (E → 4 from above); the right one "
+        "draws TV in [−1, 1]² with e = (1, 1) and the nearest point of clos TV.",
+        "value": {
+            "dataset": {"inputs": [[1.0], [-3.0]], "targets": [1, 1]},
+            "activation": "tanh",
+            "format": "svg",
+        },
+    },
+    "three_points_png": {
+        "summary": "Three examples, arctan, as PNG: E(x) alone (no image panel for n ≠ 2)",
+        "description": "Inputs 1, 2 and −1 with targets +1, +1 and +1 under θ = (2/π)·atan: "
+        "one finite minimum (near x ≈ 0.51), while E tends to 4 at +∞ and to 8 at −∞, both "
+        "from below, so neither end is marked as a minimum.",
+        "value": {
+            "dataset": {"inputs": [[1.0], [2.0], [-1.0]], "targets": [1, 1, 1]},
+            "activation": "arctan",
+            "curve": {"points": 401},
+            "format": "png",
+        },
+    },
+}

@@ -310,3 +310,52 @@ async def test_async_minima_and_separability_in_process() -> None:
         with pytest.raises(InvalidRequest) as info:
             await client.minima(inputs=[[1.0, 2.0]], targets=[1])
         assert info.value.fields == ["dataset.inputs"]
+
+
+def test_figures_through_the_client(app_transport: httpx.MockTransport) -> None:
+    from service.schemas.minima import MinimaRequest
+
+    with Client(transport=app_transport) as client:
+        svg = client.figure_minima(inputs=[[1.0], [-3.0]], targets=[1, 1])
+        assert isinstance(svg, bytes) and svg.lstrip().startswith(b"<?xml")
+        assert b'id="extremum-min-plus-inf"' in svg
+        request = MinimaRequest(dataset=Dataset(inputs=[[1.0], [2.0]], targets=[1, 1]))
+        png = client.figure_minima(request, format="png")
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        run = TrainRequest(dataset=Dataset(inputs=[[1.0]], targets=[1]), steps=200)
+        assert client.figure_train(run, format="png")[:8] == b"\x89PNG\r\n\x1a\n"
+        assert client.figure_train(inputs=[[1.0]], targets=[1], steps=200).startswith(b"<?xml")
+        with pytest.raises(InvalidRequest) as info:
+            client.figure_minima(inputs=[[1.0]], targets=[1], format="gif")
+        assert info.value.fields == ["format"]
+        with pytest.raises(InvalidRequest) as info:  # refused by the service
+            client.figure_minima(inputs=[[1.0, 2.0]], targets=[1])
+        assert info.value.fields == ["dataset.inputs"]
+
+
+@pytest.mark.anyio
+async def test_async_figures_in_process() -> None:
+    transport = httpx.ASGITransport(app=create_app(Settings()))
+    async with AsyncClient(transport=transport) as client:
+        svg = await client.figure_minima(inputs=[[1.0], [-3.0]], targets=[1, 1])
+        assert b'id="extremum-max-1"' in svg
+        png = await client.figure_train(inputs=[[1.0]], targets=[1], steps=50, format="png")
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_train_plot_saves_the_figure(live_server: str, tmp_path: object) -> None:
+    from pathlib import Path
+
+    folder = Path(str(tmp_path))
+    request = folder / "request.json"
+    request.write_text(json.dumps({"dataset": {"inputs": [[1.0]], "targets": [1]}, "steps": 300}))
+    for name, magic in (("run.svg", b"<?xml"), ("run.png", b"\x89PNG\r\n\x1a\n")):
+        cli = [sys.executable, "-m", "service.cli", "train", str(request), "--url", live_server]
+        done = subprocess.run([*cli, "--plot", str(folder / name)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert "verdict" in done.stdout
+        assert (folder / name).read_bytes().startswith(magic)
+    bad = subprocess.run(
+        [*cli, "--plot", str(folder / "missing" / "run.svg")], capture_output=True, text=True
+    )
+    assert bad.returncode == 1 and "missing" in bad.stderr

@@ -1,0 +1,118 @@
+"""POST /figures/train, POST /figures/minima and GET /figures/paper/{number}: images.
+
+Each route computes exactly what /train or /minima computes (it calls their handlers) and
+hands the answer to :mod:`service.figures`. Routes are plain ``def``: the computation and the
+rendering run in the worker thread pool, never on the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Path, Query
+from fastapi.responses import Response
+
+from service.api.examples import FIGURE_MINIMA_EXAMPLES, FIGURE_TRAIN_EXAMPLES
+from service.api.limits import get_settings
+from service.api.minima import minima
+from service.api.problems import PROBLEM_RESPONSES, LimitExceeded
+from service.api.train import train
+from service.figures import FigureTooLarge, render_minima, render_train
+from service.figures.paper import paper_figure
+from service.schemas.figures import (
+    MEDIA_TYPES,
+    FigureMinimaRequest,
+    FigureTrainRequest,
+    PaperFigureQuery,
+)
+from service.schemas.minima import CurveRequest, MinimaRequest
+from service.schemas.train import TrainRequest
+from service.settings import Settings
+from service.vocabulary import ImageFormat
+
+router = APIRouter(prefix="/figures", tags=["figures"])
+
+DEFAULT_CURVE_POINTS = 801
+"""Samples of E(x) drawn when the /figures/minima request asks for none."""
+
+IMAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The figure: image/svg+xml or image/png, as the format asks.",
+        "content": {
+            MEDIA_TYPES[ImageFormat.SVG]: {"schema": {"type": "string"}},
+            MEDIA_TYPES[ImageFormat.PNG]: {
+                "schema": {"type": "string", "contentMediaType": "image/png"}
+            },
+        },
+    },
+    **PROBLEM_RESPONSES,
+}
+
+
+def _image(render: Callable[[], bytes], image_format: ImageFormat) -> Response:
+    try:
+        content = render()
+    except FigureTooLarge as error:
+        raise LimitExceeded("format", str(error)) from None
+    return Response(content, media_type=MEDIA_TYPES[image_format])
+
+
+@router.post(
+    "/train", operation_id="figure_train", response_class=Response, responses=IMAGE_RESPONSES
+)
+def figure_train(
+    request: Annotated[FigureTrainRequest, Body(openapi_examples=FIGURE_TRAIN_EXAMPLES)],
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> Response:
+    """Draw a /train run: error, weights and t·Δw against log t, with the verdict."""
+    answer = train(request, settings)
+    return _image(lambda: render_train(request, answer, request.format), request.format)
+
+
+@router.post(
+    "/minima", operation_id="figure_minima", response_class=Response, responses=IMAGE_RESPONSES
+)
+def figure_minima(
+    request: Annotated[FigureMinimaRequest, Body(openapi_examples=FIGURE_MINIMA_EXAMPLES)],
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> Response:
+    """Draw a /minima landscape: E(x) with its extrema and, for n = 2, the image curve TV."""
+    if request.curve is None:
+        request = request.model_copy(update={"curve": CurveRequest(points=DEFAULT_CURVE_POINTS)})
+    answer = minima(request, settings)
+    return _image(lambda: render_minima(answer, request.activation, request.format), request.format)
+
+
+@router.get(
+    "/paper/{number}",
+    operation_id="figure_paper",
+    response_class=Response,
+    responses=IMAGE_RESPONSES,
+)
+def figure_paper(
+    number: Annotated[int, Path(ge=1, le=5, description="The figure of the paper, 1 to 5.")],
+    settings: Annotated[Settings, Depends(get_settings)],
+    query: Annotated[PaperFigureQuery, Query()],
+) -> Response:
+    """Redraw one of the paper's Figures 1–5, its parameters stated in the caption."""
+    return _image(lambda: _paper(number, query.format, settings), query.format)
+
+
+@lru_cache(maxsize=16)
+def _paper(number: int, image_format: ImageFormat, settings: Settings) -> bytes:
+    """The figures are deterministic: each is computed once per format and settings."""
+    recipe = paper_figure(number)
+    if isinstance(recipe.request, MinimaRequest):
+        landscape = minima(recipe.request, settings)
+        return render_minima(
+            landscape,
+            recipe.request.activation,
+            image_format,
+            note=recipe.note,
+            panels=recipe.panels,
+        )
+    assert isinstance(recipe.request, TrainRequest)
+    run = train(recipe.request, settings)
+    return render_train(recipe.request, run, image_format, note=recipe.note, panels=recipe.panels)
