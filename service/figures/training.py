@@ -16,7 +16,7 @@ from service.figures.canvas import caption, encode, new_figure, thin
 from service.schemas.train import TrainRequest, TrainResponse
 from service.vocabulary import ImageFormat
 
-MAX_WEIGHT_LINES = 8
+MAX_WEIGHT_LINES = 10  # tab10 has ten colours; the paper's 2-2-1 net has nine weights
 """At most this many weights are drawn (the first ones); the caption says so."""
 
 

@@ -136,7 +136,8 @@ def test_paper_figures_4_and_5_state_their_parameters(client: TestClient) -> Non
     four = " ".join(texts(client.get("/figures/paper/4").content))
     assert "type 3" in four and "e = (1, 1)" in four
     five = " ".join(texts(client.get("/figures/paper/5").content))
-    assert "XOR" in five and "learning rate 0.05" in five and "seed 3" in five
+    assert "XOR" in five and "learning rate 0.05" in five and "seed 0" in five
+    assert "hidden layers [2]" in five and "Verdict: logarithmic" in five
 
 
 @pytest.mark.parametrize("number", [0, 6])
