@@ -111,7 +111,14 @@ def _evaluate(
             err += c * c
         if not need_g:
             return err, True
-        g[:] = np.dot(B.T, v)
+        # Bᵀ·v as a row-streaming loop: numba's BLAS call on the transposed (F-ordered) view
+        # measured 3.1 ms at 10^5×50 against 2.0 ms for this loop and 2.3 ms for numpy's.
+        for j in range(m):
+            g[j] = 0.0
+        for i in range(n):
+            vi = v[i]
+            for j in range(m):
+                g[j] += B[i, j] * vi
     else:
         # one pass over the rows: z_i = B_i·x, then g += B_i·(1 − θ(z_i))θ'(z_i)
         for j in range(m):
