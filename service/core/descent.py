@@ -338,10 +338,13 @@ def _descend_compiled(
     kind = _ACTIVATION_CODES[problem.activation.name]
     online = method is Method.ONLINE
     use_blas = not online and n * m > BLAS_THRESHOLD
-    # online keeps ∇E current only if it could overflow (it is checked like the reference)
-    with np.errstate(over="ignore"):
-        col_sums = np.abs(B).sum(axis=0)
-        check_gradient = not bool(np.all(_MAX_RESIDUAL * 2.0 * col_sums < 1e300))
+    # online keeps ∇E current only if it could overflow (it is checked like the reference);
+    # gd always has it
+    check_gradient = False
+    if online:
+        with np.errstate(over="ignore"):
+            col_sums = np.abs(B).sum(axis=0)
+            check_gradient = not bool(np.all(_MAX_RESIDUAL * 2.0 * col_sums < 1e300))
     x = np.array(x0, dtype=np.float64)
     z, v, g = np.empty(n), np.empty(n), np.empty(m)
     x_new, z_new, g_new = np.empty(m), np.empty(n), np.empty(m)
@@ -354,46 +357,33 @@ def _descend_compiled(
     weight_bound = _nan_or(stop.weight_bound)
     step_tolerance = _nan_or(stop.step_tolerance)
     classify = bool(stop.on_classification)
-    shuffled = rng is not None
-    orders = _k.given_order(n)
-    t_orders = 0
-    per_chunk = chunk_steps(problem, shuffled)
-    deadline = None if time_limit is None else time.monotonic() + time_limit
-
-    code = int(
-        ks.start_run(kind, B, x, z, v, g, fstate, use_blas, error_tolerance, classify, weight_bound)
+    per_chunk = chunk_steps(problem, rng is not None)
+    start = ks.start_run(
+        kind, B, x, z, v, g, fstate, use_blas, error_tolerance, classify, weight_bound
     )
-    while code == _k.RUNNING:
-        t = int(istate[_k.T])
-        t_end = min(stop.steps, t + per_chunk)
-        if rng is not None:
-            t_orders = t
-            orders = _draw_orders(rng, t_end - t, n)
-        code = int(
+
+    def chunk(t_end: int, orders: NDArray[np.int64], t_orders: int) -> int:
+        return int(
             ks.run_chunk(
                 kind, online, use_blas, check_gradient, B, learning_rate,
                 x, z, v, g, x_new, z_new, g_new, istate, fstate, schedule,
                 rec_t, rec_error, rec_weights, rec_t_delta, stop.steps, t_end,
-                orders, shuffled, t_orders, error_tolerance, classify, weight_bound,
+                orders, rng is not None, t_orders, error_tolerance, classify, weight_bound,
                 step_tolerance,
             )
         )  # fmt: skip
-        if code == _k.RUNNING and deadline is not None and time.monotonic() > deadline:
-            progress = f"after {int(istate[_k.T])} of {stop.steps} steps"
-            raise TimeLimitExceeded(time_limit or 0.0, progress)
-    t = int(istate[_k.T])
-    row = 0
-    if rng is not None and code != _k.NON_FINITE:
-        # the tentative last pass uses the permutation drawn for the pass from x_t
-        row = t - t_orders
-        if row >= len(orders):
-            orders, row = _draw_orders(rng, 1, n), 0
-    size = int(
-        ks.finish_run(
-            kind, online, use_blas, B, learning_rate, x, z, v, g, x_new, istate, fstate,
-            rec_t, rec_error, rec_weights, rec_t_delta, orders, row, code,
-        )
-    )  # fmt: skip
+
+    def finish(orders: NDArray[np.int64], row: int, code: int) -> int:
+        return int(
+            ks.finish_run(
+                kind, online, use_blas, B, learning_rate, x, z, v, g, x_new, istate, fstate,
+                rec_t, rec_error, rec_weights, rec_t_delta, orders, row, code,
+            )
+        )  # fmt: skip
+
+    code, t, size = drive_chunks(
+        int(start), stop.steps, per_chunk, n, rng, istate, chunk, finish, time_limit
+    )
     return DescentResult(
         weights=x,
         error=float(fstate[_k.ERR]),
@@ -409,6 +399,49 @@ def _descend_compiled(
             t_delta=rec_t_delta[:size].copy(),
         ),
     )
+
+
+def drive_chunks(
+    start: int,
+    steps: int,
+    per_chunk: int,
+    n: int,
+    rng: np.random.Generator | None,
+    istate: NDArray[np.int64],
+    chunk: Callable[[int, NDArray[np.int64], int], int],
+    finish: Callable[[NDArray[np.int64], int, int], int],
+    time_limit: float | None,
+) -> tuple[int, int, int]:
+    """Drive a compiled run (perceptron or net) in chunks; return (stop code, t, records).
+
+    ``start`` is the code of the t = 0 checks; ``chunk(t_end, orders, t_orders)`` runs up to
+    ``t_end`` (``orders`` row k is the pass order at ``t_orders + k``, for shuffled online
+    runs) and returns its code; ``finish(orders, row, code)`` records the final point, with
+    ``orders[row]`` the order of the tentative last pass. ``istate[T]`` is the kernel's t.
+    Between chunks the wall-time limit is checked (:class:`TimeLimitExceeded`).
+    """
+    deadline = None if time_limit is None else time.monotonic() + time_limit
+    orders = _k.given_order(n)
+    t_orders = 0
+    code = start
+    while code == _k.RUNNING:
+        t = int(istate[_k.T])
+        t_end = min(steps, t + per_chunk)
+        if rng is not None:
+            t_orders = t
+            orders = _draw_orders(rng, t_end - t, n)
+        code = chunk(t_end, orders, t_orders)
+        if code == _k.RUNNING and deadline is not None and time.monotonic() > deadline:
+            progress = f"after {int(istate[_k.T])} of {steps} steps"
+            raise TimeLimitExceeded(time_limit or 0.0, progress)
+    t = int(istate[_k.T])
+    row = 0
+    if rng is not None and code != _k.NON_FINITE:
+        # the tentative last pass uses the permutation drawn for the pass from x_t
+        row = t - t_orders
+        if row >= len(orders):
+            orders, row = _draw_orders(rng, 1, n), 0
+    return code, t, finish(orders, row, code)
 
 
 def _draw_orders(rng: np.random.Generator, count: int, n: int) -> NDArray[np.int64]:

@@ -23,7 +23,6 @@ in the paper's §1), which these figures show.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -38,11 +37,11 @@ from service.core.descent import (
     MAX_CHUNK_STEPS,
     DescentResult,
     StopRules,
-    _draw_orders,
+    drive_chunks,
     vector_norm,
 )
 from service.core.divergence import DivergenceReport, judge_divergence
-from service.core.errors import InvalidProblem, TimeLimitExceeded
+from service.core.errors import InvalidProblem
 from service.core.net_kernel import net_kernels, unit_offsets
 from service.core.network import (
     DEFAULT_SEED,
@@ -211,48 +210,35 @@ def _descend(
     weight_bound = _nan_or(stop.weight_bound)
     step_tolerance = _nan_or(stop.step_tolerance)
     classify = bool(stop.on_classification)
-    shuffled = rng is not None
-    orders = _k.given_order(n)
-    t_orders = 0
-    per_chunk = chunk_steps(problem, shuffled)
-    deadline = None if time_limit is None else time.monotonic() + time_limit
+    per_chunk = chunk_steps(problem, rng is not None)
     net = (b.widths, b.starts, b.offs, b.bias, b.h, b.d, b.delta)
 
-    code = int(
-        ks.start_run(
-            b.kind, b.A, b.y, x, *net, z, g, fstate, error_tolerance, classify, weight_bound
-        )
+    start = ks.start_run(
+        b.kind, b.A, b.y, x, *net, z, g, fstate, error_tolerance, classify, weight_bound
     )
-    while code == _k.RUNNING:
-        t = int(istate[_k.T])
-        t_end = min(stop.steps, t + per_chunk)
-        if rng is not None:
-            t_orders = t
-            orders = _draw_orders(rng, t_end - t, n)
-        code = int(
+
+    def chunk(t_end: int, orders: NDArray[np.int64], t_orders: int) -> int:
+        return int(
             ks.run_chunk(
                 b.kind, online, b.A, b.y, learning_rate, *net, b.gi,
                 x, z, g, x_new, z_new, g_new, istate, fstate, schedule,
                 rec_t, rec_error, rec_weights, rec_t_delta, stop.steps, t_end,
-                orders, shuffled, t_orders, error_tolerance, classify, weight_bound,
+                orders, rng is not None, t_orders, error_tolerance, classify, weight_bound,
                 step_tolerance,
             )
         )  # fmt: skip
-        if code == _k.RUNNING and deadline is not None and time.monotonic() > deadline:
-            progress = f"after {int(istate[_k.T])} of {stop.steps} steps"
-            raise TimeLimitExceeded(time_limit or 0.0, progress)
-    t = int(istate[_k.T])
-    row = 0
-    if rng is not None and code != _k.NON_FINITE:
-        row = t - t_orders
-        if row >= len(orders):
-            orders, row = _draw_orders(rng, 1, n), 0
-    size = int(
-        ks.finish_run(
-            b.kind, online, b.A, b.y, learning_rate, *net, b.gi, x, g, x_new, istate, fstate,
-            rec_t, rec_error, rec_weights, rec_t_delta, orders, row, code,
-        )
-    )  # fmt: skip
+
+    def finish(orders: NDArray[np.int64], row: int, code: int) -> int:
+        return int(
+            ks.finish_run(
+                b.kind, online, b.A, b.y, learning_rate, *net, b.gi, x, g, x_new, istate, fstate,
+                rec_t, rec_error, rec_weights, rec_t_delta, orders, row, code,
+            )
+        )  # fmt: skip
+
+    code, t, size = drive_chunks(
+        int(start), stop.steps, per_chunk, n, rng, istate, chunk, finish, time_limit
+    )
     return DescentResult(
         weights=x,
         error=float(fstate[_k.ERR]),
