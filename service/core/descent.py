@@ -283,7 +283,7 @@ MAX_CHUNK_STEPS = 1_000_000
 MAX_CHUNK_ORDERS = 1 << 18
 """At most this many permutation entries (steps × n) are drawn per chunk."""
 
-_ACTIVATION_CODES: dict[str, int] = {
+ACTIVATION_CODES: dict[str, int] = {  # activation → the compiled kernels' code
     ActivationName.TANH: _k.TANH,
     ActivationName.LOGISTIC: _k.LOGISTIC,
     ActivationName.ARCTAN: _k.ARCTAN,
@@ -335,7 +335,7 @@ def _descend_compiled(
     ks = _k.kernels()
     B = np.ascontiguousarray(problem.B)
     n, m = problem.n, problem.m
-    kind = _ACTIVATION_CODES[problem.activation.name]
+    kind = ACTIVATION_CODES[problem.activation.name]
     online = method is Method.ONLINE
     use_blas = not online and n * m > BLAS_THRESHOLD
     # online keeps ∇E current only if it could overflow (it is checked like the reference);
@@ -384,20 +384,33 @@ def _descend_compiled(
     code, t, size = drive_chunks(
         int(start), stop.steps, per_chunk, n, rng, istate, chunk, finish, time_limit
     )
+    records = (rec_t, rec_error, rec_weights, rec_t_delta)
+    return compiled_result(x, g, fstate, code, t, accuracy(problem, x), records, size)
+
+
+def compiled_result(
+    x: Array,
+    g: Array,
+    fstate: Array,
+    code: int,
+    t: int,
+    accuracy: float,
+    records: tuple[Array, Array, Array, Array],
+    size: int,
+) -> DescentResult:
+    """The :class:`DescentResult` of a compiled run (perceptron or net) from its buffers:
+    final x and ∇E, the kernel's float state, stop code and t, and the first ``size`` rows
+    of the recorder's (t, error, weights, t_delta)."""
+    t_rec, error_rec, weights_rec, t_delta_rec = (r[:size].copy() for r in records)
     return DescentResult(
         weights=x,
         error=float(fstate[_k.ERR]),
         steps=t,
         stopped_by=_STOP_CODES[code],
-        accuracy=accuracy(problem, x),
+        accuracy=accuracy,
         last_step=float(fstate[_k.LAST_STEP]),
         gradient_norm=vector_norm(g),
-        history=History(
-            t=rec_t[:size].copy(),
-            error=rec_error[:size].copy(),
-            weights=rec_weights[:size].copy(),
-            t_delta=rec_t_delta[:size].copy(),
-        ),
+        history=History(t=t_rec, error=error_rec, weights=weights_rec, t_delta=t_delta_rec),
     )
 
 

@@ -29,14 +29,15 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from service.core import kernel as _k
 from service.core.activations import Array
 from service.core.descent import (
+    ACTIVATION_CODES,
     CHUNK_WORK,
     MAX_CHUNK_ORDERS,
     MAX_CHUNK_STEPS,
     DescentResult,
     StopRules,
+    compiled_result,
     drive_chunks,
     vector_norm,
 )
@@ -51,22 +52,7 @@ from service.core.network import (
     network_accuracy,
 )
 from service.core.recorder import History, record_schedule
-from service.vocabulary import ActivationName, Method, Order, StopReason
-
-_ACTIVATION_CODES: dict[str, int] = {
-    ActivationName.TANH: _k.TANH,
-    ActivationName.LOGISTIC: _k.LOGISTIC,
-    ActivationName.ARCTAN: _k.ARCTAN,
-    ActivationName.ERF: _k.ERF,
-}
-_STOP_CODES: dict[int, StopReason] = {
-    _k.STEPS: StopReason.STEPS,
-    _k.WEIGHT_BOUND: StopReason.WEIGHT_BOUND,
-    _k.STEP_TOLERANCE: StopReason.STEP_TOLERANCE,
-    _k.ERROR_TOLERANCE: StopReason.ERROR_TOLERANCE,
-    _k.CLASSIFIED: StopReason.CLASSIFIED,
-    _k.NON_FINITE: StopReason.NON_FINITE,
-}
+from service.vocabulary import Method, Order, StopReason
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +71,7 @@ class _Buffers:
 
     def __init__(self, problem: NetworkProblem) -> None:
         layout = problem.layout
-        self.kind = _ACTIVATION_CODES[problem.activation.name]
+        self.kind = ACTIVATION_CODES[problem.activation.name]
         self.A = np.ascontiguousarray(problem.A, dtype=np.float64)
         self.y = np.ascontiguousarray(problem.y, dtype=np.float64)
         self.widths = np.asarray(layout.widths, dtype=np.int64)
@@ -239,21 +225,8 @@ def _descend(
     code, t, size = drive_chunks(
         int(start), stop.steps, per_chunk, n, rng, istate, chunk, finish, time_limit
     )
-    return DescentResult(
-        weights=x,
-        error=float(fstate[_k.ERR]),
-        steps=t,
-        stopped_by=_STOP_CODES[code],
-        accuracy=network_accuracy(problem, x),
-        last_step=float(fstate[_k.LAST_STEP]),
-        gradient_norm=vector_norm(g),
-        history=History(
-            t=rec_t[:size].copy(),
-            error=rec_error[:size].copy(),
-            weights=rec_weights[:size].copy(),
-            t_delta=rec_t_delta[:size].copy(),
-        ),
-    )
+    records = (rec_t, rec_error, rec_weights, rec_t_delta)
+    return compiled_result(x, g, fstate, code, t, network_accuracy(problem, x), records, size)
 
 
 def layer_histories(layout: Layout, history: History) -> list[History]:
