@@ -270,10 +270,12 @@ def _reference_loop(
     )
 
 
-BLAS_THRESHOLD = 1500
-"""gd runs whose n·m exceeds this do their two mat-vecs per step with BLAS. Measured on a
-2-core Xeon (µs per step, compiled loops vs BLAS): 25×8 1.3 vs 1.6, 100×10 4.2 vs 4.5,
-30×30 2.4 vs 2.7, 100×20 5.3 vs 3.4, 1000×3 37 vs 26, 400×40 46 vs 18."""
+BLOCKED_THRESHOLD = 500
+"""gd runs whose n·m exceeds this evaluate E and ∇E in blocks of rows (one pass over B, SIMD
+dot products and residuals; see :func:`service.core.kernel._evaluate_blocked`), smaller ones
+in the plain row loop. Measured on a 2-core Xeon (µs per step, row loop vs blocks; section 5
+of benchmarks/bench_descent.py): 4×3 0.14 vs 0.44, 25×8 0.47 vs 0.65, 50×8 0.87 vs 0.90,
+20×30 0.75 vs 0.72, 30×30 1.11 vs 0.90, 100×20 2.71 vs 1.91, 400×40 25.2 vs 8.1."""
 
 CHUNK_WORK = 1 << 22
 """About this many multiply-adds per kernel call (tens of milliseconds), so the driver regains
@@ -337,7 +339,7 @@ def _descend_compiled(
     n, m = problem.n, problem.m
     kind = ACTIVATION_CODES[problem.activation.name]
     online = method is Method.ONLINE
-    use_blas = not online and n * m > BLAS_THRESHOLD
+    blocked = not online and n * m > BLOCKED_THRESHOLD
     # online keeps ∇E current only if it could overflow (it is checked like the reference);
     # gd always has it
     check_gradient = False
@@ -359,13 +361,13 @@ def _descend_compiled(
     classify = bool(stop.on_classification)
     per_chunk = chunk_steps(problem, rng is not None)
     start = ks.start_run(
-        kind, B, x, z, v, g, fstate, use_blas, error_tolerance, classify, weight_bound
+        kind, B, x, z, v, g, fstate, blocked, error_tolerance, classify, weight_bound
     )
 
     def chunk(t_end: int, orders: NDArray[np.int64], t_orders: int) -> int:
         return int(
             ks.run_chunk(
-                kind, online, use_blas, check_gradient, B, learning_rate,
+                kind, online, blocked, check_gradient, B, learning_rate,
                 x, z, v, g, x_new, z_new, g_new, istate, fstate, schedule,
                 rec_t, rec_error, rec_weights, rec_t_delta, stop.steps, t_end,
                 orders, rng is not None, t_orders, error_tolerance, classify, weight_bound,
@@ -376,7 +378,7 @@ def _descend_compiled(
     def finish(orders: NDArray[np.int64], row: int, code: int) -> int:
         return int(
             ks.finish_run(
-                kind, online, use_blas, B, learning_rate, x, z, v, g, x_new, istate, fstate,
+                kind, online, blocked, B, learning_rate, x, z, v, g, x_new, istate, fstate,
                 rec_t, rec_error, rec_weights, rec_t_delta, orders, row, code,
             )
         )  # fmt: skip
@@ -487,7 +489,7 @@ def reference_descent(
 def warm_up() -> None:
     """Compile the kernel (or load it from the cache) and run gd and shuffled online once.
 
-    The activation, the method, the order and the BLAS switch are run-time arguments of one
+    The activation, the method, the order and the blocked switch are run-time arguments of one
     compiled function, so these two tiny runs compile everything a request can use; then
     the same for the backprop kernel of nets with hidden layers.
     """
