@@ -42,6 +42,7 @@ from service.core.problem import (
     error_and_gradient,
 )
 from service.core.recorder import History, Recorder, record_schedule
+from service.core.workspace import unshared
 from service.vocabulary import ActivationName, Method, Order, StopReason
 
 STOP_EXPLANATIONS: dict[StopReason, str] = {
@@ -347,11 +348,10 @@ def _descend_compiled(
         with np.errstate(over="ignore"):
             col_sums = np.abs(B).sum(axis=0)
             check_gradient = not bool(np.all(_MAX_RESIDUAL * 2.0 * col_sums < 1e300))
-    x = np.array(x0, dtype=np.float64)
-    z, v, g = np.empty(n), np.empty(n), np.empty(m)
-    x_new, z_new, g_new = np.empty(m), np.empty(n), np.empty(m)
-    istate = np.zeros(2, dtype=np.int64)
-    fstate = np.zeros(2, dtype=np.float64)
+    # state written every step, apart from every other run's (see service.core.workspace)
+    x, z, v, g, x_new, z_new, g_new, fstate = unshared(m, n, n, m, m, n, m, 2)
+    (istate,) = unshared(2, dtype=np.int64)
+    x[:] = x0
     capacity = len(schedule) + 1
     rec_t, rec_error = np.empty(capacity), np.empty(capacity)
     rec_weights, rec_t_delta = np.empty((capacity, m)), np.empty((capacity, m))

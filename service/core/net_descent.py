@@ -52,6 +52,7 @@ from service.core.network import (
     network_accuracy,
 )
 from service.core.recorder import History, record_schedule
+from service.core.workspace import unshared
 from service.vocabulary import Method, Order, StopReason
 
 
@@ -79,8 +80,7 @@ class _Buffers:
         self.offs = unit_offsets(self.widths)
         self.bias = layout.bias
         units = int(self.offs[-1])
-        self.h, self.d, self.delta = np.zeros(units), np.zeros(units), np.zeros(units)
-        self.gi = np.zeros(layout.size)
+        self.h, self.d, self.delta, self.gi = unshared(units, units, units, layout.size)
 
 
 class NetworkModel:
@@ -184,11 +184,10 @@ def _descend(
     b = _Buffers(problem)
     n, m = problem.n, problem.m
     online = method is Method.ONLINE
-    x = np.array(x0, dtype=np.float64)
-    z, g = np.empty(n), np.empty(m)
-    x_new, z_new, g_new = np.empty(m), np.empty(n), np.empty(m)
-    istate = np.zeros(2, dtype=np.int64)
-    fstate = np.zeros(2, dtype=np.float64)
+    # state written every step, apart from every other run's (see service.core.workspace)
+    x, z, g, x_new, z_new, g_new, fstate = unshared(m, n, m, m, n, m, 2)
+    (istate,) = unshared(2, dtype=np.int64)
+    x[:] = x0
     capacity = len(schedule) + 1
     rec_t, rec_error = np.empty(capacity), np.empty(capacity)
     rec_weights, rec_t_delta = np.empty((capacity, m)), np.empty((capacity, m))
