@@ -96,7 +96,7 @@ def _residual(kind: int, z: float) -> tuple[float, float]:
 # two exactly representable powers of two built from their bits, so subnormal results round
 # once. Error ≤ 1.1 ulp over the whole range (1.07 measured; tests/core/test_kernel.py, against
 # mpmath), against glibc's ≤ 0.64 measured the same way.
-_FUSED = {"contract"}  # fused multiply-adds only (Horner steps); no reassociation
+_FUSED = {"contract"}  # may fuse a·b + c into one rounding (Horner steps); no reassociation
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01  # ln 2 to 32 significant bits
 _LN2_LO = 1.90821492927058770002e-10  # ln 2 − _LN2_HI
@@ -149,8 +149,8 @@ BLOCK_ROWS = 64
 is still in the L1/L2 cache when it is read the second time, for the gradient."""
 
 # The two mat-vec halves of the blocked evaluation may reassociate their sums (SIMD lanes)
-# and fuse multiply-adds; nothing else is compiled with relaxed floating point (the residuals
-# stay exactly those of _residual, and no flag lets the compiler assume finite values).
+# and fuse multiply-adds; the residuals keep _residual's formulas (multiply-adds may be fused,
+# nothing is reassociated), and no flag anywhere lets the compiler assume finite values.
 _SIMD_SUMS = {"reassoc", "contract"}
 
 
