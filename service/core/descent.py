@@ -275,8 +275,8 @@ BLOCKED_THRESHOLD = 500
 """gd runs whose n·m exceeds this evaluate E and ∇E in blocks of rows (one pass over B, SIMD
 dot products and residuals; see :func:`service.core.kernel._evaluate_blocked`), smaller ones
 in the plain row loop. Measured on a 2-core Xeon (µs per step, row loop vs blocks; section 5
-of benchmarks/bench_descent.py): 4×3 0.14 vs 0.44, 25×8 0.47 vs 0.65, 50×8 0.87 vs 0.90,
-20×30 0.75 vs 0.72, 30×30 1.11 vs 0.90, 100×20 2.71 vs 1.91, 400×40 25.2 vs 8.1."""
+of benchmarks/bench_descent.py): 4×3 0.10 vs 0.38, 25×8 0.48 vs 0.56, 50×8 0.86 vs 0.86,
+20×30 0.79 vs 0.72, 30×30 1.15 vs 0.91, 100×20 2.65 vs 1.89, 400×40 17.7 vs 8.5."""
 
 CHUNK_WORK = 1 << 22
 """About this many multiply-adds per kernel call (tens of milliseconds), so the driver regains

@@ -232,8 +232,15 @@ def _block_residuals(kind: int, z: Any, v: Any, i0: int, i1: int, work: Any, bit
 
 
 @njit
+def _block_scratch() -> tuple[Any, Any]:
+    """The ``work`` and ``bits`` scratch of :func:`_block_residuals`, allocated once per
+    kernel call rather than once per evaluation."""
+    return np.empty(BLOCK_ROWS), np.empty((2, BLOCK_ROWS), dtype=np.int64)
+
+
+@njit
 def _evaluate_blocked(
-    kind: int, B: Any, x: Any, z: Any, v: Any, g: Any, need_g: bool
+    kind: int, B: Any, x: Any, z: Any, v: Any, g: Any, need_g: bool, scratch: Any
 ) -> tuple[float, bool]:
     """:func:`_evaluate` for large problems: one pass over B in blocks of BLOCK_ROWS rows.
 
@@ -243,8 +250,7 @@ def _evaluate_blocked(
     with the row loop to rounding (about 1e-15 relative), not bit for bit.
     """
     n, m = B.shape
-    work = np.empty(BLOCK_ROWS)
-    bits = np.empty((2, BLOCK_ROWS), dtype=np.int64)
+    work, bits = scratch
     err = 0.0
     for j in range(m):
         g[j] = 0.0
@@ -262,17 +268,18 @@ def _evaluate_blocked(
 
 @njit
 def _evaluate(
-    kind: int, B: Any, x: Any, z: Any, v: Any, g: Any, blocked: bool, need_g: bool
+    kind: int, B: Any, x: Any, z: Any, v: Any, g: Any, blocked: bool, need_g: bool, scratch: Any
 ) -> tuple[float, bool]:
     """z ← B·x, v ← (1 − θ(z))·θ'(z), g ← −2·Bᵀ·v (if ``need_g``); returns (E, finite).
 
     ``finite`` is false when a margin or (if computed) a gradient entry is not finite; E is
     then NaN, as in :func:`service.core.problem.error_and_gradient`. ``blocked`` selects
-    :func:`_evaluate_blocked` (large problems), else one plain pass over the rows.
+    :func:`_evaluate_blocked` (large problems, with ``scratch`` from :func:`_block_scratch`),
+    else one plain pass over the rows.
     """
     n, m = B.shape
     if blocked:
-        err, finite = _evaluate_blocked(kind, B, x, z, v, g, need_g)
+        err, finite = _evaluate_blocked(kind, B, x, z, v, g, need_g, scratch)
         if not finite:
             return err, False
     else:
@@ -388,7 +395,7 @@ def _start_run(
     weight_bound: float,
 ) -> int:
     """Evaluate E, ∇E and the margins at x_0 and apply the state stop rules at t = 0."""
-    err, _ = _evaluate(kind, B, x, z, v, g, blocked, True)
+    err, _ = _evaluate(kind, B, x, z, v, g, blocked, True, _block_scratch())
     fstate[ERR] = err
     fstate[LAST_STEP] = math.nan
     return int(_state_stop(x, z, err, error_tolerance, classify, weight_bound))
@@ -447,6 +454,7 @@ def _run_chunk(
     n_sched = schedule.shape[0]
     reason = RUNNING
     need_g = check_gradient or not online
+    scratch = _block_scratch()
     check_step = step_tolerance == step_tolerance  # set (not NaN)
     squares = math.nan  # ‖x_t − x_{t−1}‖₂² of the last step taken in this chunk
     step_length = math.nan
@@ -479,7 +487,7 @@ def _run_chunk(
                 finite = False
         err_new = math.nan
         if finite and blocked:
-            err_new, finite = _evaluate(kind, B, x_new, z_new, v, g_new, blocked, need_g)
+            err_new, finite = _evaluate(kind, B, x_new, z_new, v, g_new, blocked, need_g, scratch)
         elif finite:
             # E, margins and gradient at x_new in one pass over the rows (as _evaluate)
             err_new = 0.0
@@ -585,7 +593,7 @@ def _finish_run(
     t = istate[T]
     k = istate[K]
     if online:
-        _evaluate(kind, B, x, z, v, g, blocked, True)
+        _evaluate(kind, B, x, z, v, g, blocked, True, _block_scratch())
     finite = False
     if reason != NON_FINITE:
         finite = _advance(kind, online, B, eta, x, g, orders, row, x_new)
