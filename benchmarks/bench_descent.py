@@ -37,18 +37,18 @@ import httpx
 import numpy as np
 from numba import njit
 
-from service.core import descent
-from service.core.activations import get_activation
-from service.core.descent import StopRules, run_descent, warm_up
-from service.core.problem import Problem, build_problem
-from service.core.workspace import unshared
+from service.core.engine import descent
+from service.core.engine.descent import StopRules, run_descent, warm_up
+from service.core.engine.workspace import unshared
+from service.core.model.activations import get_activation
+from service.core.model.problem import PerceptronProblem, build_problem
 from service.vocabulary import Method
 
 ROOT = Path(__file__).resolve().parents[1]
 ETA = 1e-3
 
 
-def make_problem(n: int, m: int, seed: int = 0) -> Problem:
+def make_problem(n: int, m: int, seed: int = 0) -> PerceptronProblem:
     rng = np.random.default_rng(seed)
     inputs = rng.normal(size=(n, m)) / math.sqrt(m)
     targets = np.where(rng.random(n) < 0.5, 1, -1)
@@ -420,10 +420,10 @@ def section_service(quick: bool) -> None:
 
 MEMORY_SCRIPT = """
 import resource, sys, time
-from service.core.descent import StopRules, run_descent, warm_up
-from service.core import descent
-from service.core.activations import get_activation
-from service.core.problem import build_problem
+from service.core.engine.descent import StopRules, run_descent, warm_up
+from service.core.engine import descent
+from service.core.model.activations import get_activation
+from service.core.model.problem import build_problem
 warm_up()
 p = build_problem([[0.3, -1.2], [1.1, 0.4], [-0.7, 0.9], [0.2, 0.2]], [1, -1, 1, -1],
                   get_activation("tanh"), bias=True)
@@ -474,7 +474,7 @@ def section_threshold(quick: bool) -> None:
             for threshold in (10**18, 0):
                 descent.BLOCKED_THRESHOLD = threshold
 
-                def run(s: int, p: Problem = problem) -> object:
+                def run(s: int, p: PerceptronProblem = problem) -> object:
                     return run_descent(
                         p, method=Method.GD, learning_rate=ETA, stop=StopRules(steps=s),
                         record_points=200,

@@ -10,11 +10,11 @@ from __future__ import annotations
 import statistics
 import time
 
-from service.core.activations import get_activation
-from service.core.descent import StopRules
-from service.core.divergence import judge_divergence, time_unit
-from service.core.flow import run_flow
-from service.core.problem import build_problem
+from service.core.analysis.divergence import judge_divergence, time_unit
+from service.core.engine.descent import StopRules
+from service.core.engine.flow import run_flow
+from service.core.model.activations import get_activation
+from service.core.model.problem import build_problem
 from service.vocabulary import Method
 
 INPUTS = [[1.0, 2.0], [2.0, 1.0], [-1.0, -1.5], [-2.0, -0.5], [0.5, 1.0]]

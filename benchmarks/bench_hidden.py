@@ -19,12 +19,16 @@ import time
 
 import numpy as np
 from fastapi.testclient import TestClient
+from service.core.engine.net_descent import run_network_descent, summarise_layers
 
 from service.app import create_app
-from service.core.activations import get_activation
-from service.core.descent import StopRules
-from service.core.net_descent import run_network_descent, summarise_layers
-from service.core.network import NetworkProblem, build_network_problem, network_error_and_gradient
+from service.core.engine.descent import StopRules
+from service.core.model.activations import get_activation
+from service.core.model.network import (
+    NetworkProblem,
+    build_network_problem,
+    network_error_and_gradient,
+)
 from service.settings import Settings
 from service.vocabulary import Method
 

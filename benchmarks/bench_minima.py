@@ -14,8 +14,8 @@ import numpy as np
 from fastapi.testclient import TestClient
 
 from service.app import create_app
-from service.core.activations import ACTIVATIONS
-from service.core.landscape import find_critical_points
+from service.core.analysis.landscape import find_critical_points
+from service.core.model.activations import ACTIVATIONS
 from service.settings import Settings
 from service.vocabulary import ActivationName
 

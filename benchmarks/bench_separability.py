@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from service.core.separability import test_separability
+from service.core.analysis.separability import test_separability
 
 
 def separable(n: int, m: int, seed: int) -> np.ndarray:

@@ -24,8 +24,8 @@ from service.api.body_limit import BodyLimitMiddleware
 from service.api.docs import install_docs
 from service.api.guards import compute_guards
 from service.api.problems import install_problem_handlers, problem_responses
-from service.core import kernel
-from service.core.descent import warm_up
+from service.core.engine import kernel
+from service.core.engine.warmup import warm_up
 from service.settings import Settings
 
 DESCRIPTION = """\

@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "warmup":
-        from service.core.descent import warm_up
+        from service.core.engine.warmup import warm_up
 
         warm_up()
         print("learndyn warmup: the descent kernel is compiled and cached")

@@ -1,6 +1,7 @@
 """Configuration from environment variables, with defaults that serve.
 
-The one limits table of the service lives here. Every variable is optional:
+The limits an operator may change are settings; their defaults, and every fixed bound of a
+request, are in the one limits table, :mod:`service.limits`. Every variable is optional:
 
 ============================  ============  ===================================================
 variable                      default       meaning
@@ -30,6 +31,8 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 
+from service import limits
+
 
 def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -41,11 +44,11 @@ class Settings:
 
     host: str = "127.0.0.1"
     port: int = 8000
-    max_body_bytes: int = 8 * 1024 * 1024
-    max_cells: int = 5_000_000
-    max_work: int = 2_000_000_000
-    max_record_points: int = 10_000
-    compute_seconds: float = 120.0
+    max_body_bytes: int = limits.DEFAULT_MAX_BODY_BYTES
+    max_cells: int = limits.DEFAULT_MAX_CELLS
+    max_work: int = limits.DEFAULT_MAX_WORK
+    max_record_points: int = limits.DEFAULT_MAX_RECORD_POINTS
+    compute_seconds: float = limits.DEFAULT_COMPUTE_SECONDS
     compute_slots: int = field(default_factory=_cores)
     queue_seconds: float = 2.0
     retry_after: int = 5

@@ -1,8 +1,9 @@
 """POST /figures/train, POST /figures/minima and GET /figures/paper/{number}: images.
 
-Each route computes exactly what /train or /minima computes (it calls their handlers) and
-hands the answer to :mod:`service.figures`. Routes are plain ``def``: the computation and the
-rendering run in the worker thread pool, never on the event loop.
+Each route makes the core call /train or /minima makes, maps the result to the same answer
+(:mod:`service.api.mapping`) and hands it to :mod:`service.figures`. Routes are plain
+``def``: the computation and the rendering run in the worker thread pool, never on the event
+loop.
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Path, Query
 from fastapi.responses import Response
 
+from service.api.dependencies import get_budget
 from service.api.examples import FIGURE_MINIMA_EXAMPLES, FIGURE_TRAIN_EXAMPLES
-from service.api.limits import get_settings
-from service.api.minima import minima
-from service.api.problems import PROBLEM_RESPONSES, LimitExceeded
-from service.api.train import train
+from service.api.mapping import minima_response, minima_spec, train_response, training_spec
+from service.api.problems import PROBLEM_RESPONSES
+from service.core.budget import Budget
+from service.core.errors import LimitExceeded
+from service.core.queries import find_minima
+from service.core.training import train
 from service.figures import FigureTooLarge, render_minima, render_train
 from service.figures.paper import paper_figure
 from service.schemas.figures import (
@@ -29,7 +33,6 @@ from service.schemas.figures import (
 )
 from service.schemas.minima import CurveRequest, MinimaRequest
 from service.schemas.train import TrainRequest
-from service.settings import Settings
 from service.vocabulary import ImageFormat
 
 router = APIRouter(prefix="/figures", tags=["figures"])
@@ -64,10 +67,10 @@ def _image(render: Callable[[], bytes], image_format: ImageFormat) -> Response:
 )
 def figure_train(
     request: Annotated[FigureTrainRequest, Body(openapi_examples=FIGURE_TRAIN_EXAMPLES)],
-    settings: Annotated[Settings, Depends(get_settings)],
+    budget: Annotated[Budget, Depends(get_budget)],
 ) -> Response:
     """Draw a /train run: error, weights and t·Δw against log t, with the verdict."""
-    answer = train(request, settings)
+    answer = train_response(train(training_spec(request), budget))
     return _image(lambda: render_train(request, answer, request.format), request.format)
 
 
@@ -76,12 +79,12 @@ def figure_train(
 )
 def figure_minima(
     request: Annotated[FigureMinimaRequest, Body(openapi_examples=FIGURE_MINIMA_EXAMPLES)],
-    settings: Annotated[Settings, Depends(get_settings)],
+    budget: Annotated[Budget, Depends(get_budget)],
 ) -> Response:
     """Draw a /minima landscape: E(x) with its extrema and, for n = 2, the image curve TV."""
     if request.curve is None:
         request = request.model_copy(update={"curve": CurveRequest(points=DEFAULT_CURVE_POINTS)})
-    answer = minima(request, settings)
+    answer = minima_response(find_minima(minima_spec(request), budget))
     return _image(lambda: render_minima(answer, request.activation, request.format), request.format)
 
 
@@ -93,19 +96,19 @@ def figure_minima(
 )
 def figure_paper(
     number: Annotated[int, Path(ge=1, le=5, description="The figure of the paper, 1 to 5.")],
-    settings: Annotated[Settings, Depends(get_settings)],
+    budget: Annotated[Budget, Depends(get_budget)],
     query: Annotated[PaperFigureQuery, Query()],
 ) -> Response:
     """Redraw one of the paper's Figures 1–5, its parameters stated in the caption."""
-    return _image(lambda: _paper(number, query.format, settings), query.format)
+    return _image(lambda: _paper(number, query.format, budget), query.format)
 
 
 @lru_cache(maxsize=16)
-def _paper(number: int, image_format: ImageFormat, settings: Settings) -> bytes:
-    """The figures are deterministic: each is computed once per format and settings."""
+def _paper(number: int, image_format: ImageFormat, budget: Budget) -> bytes:
+    """The figures are deterministic: each is computed once per format and budget."""
     recipe = paper_figure(number)
     if isinstance(recipe.request, MinimaRequest):
-        landscape = minima(recipe.request, settings)
+        landscape = minima_response(find_minima(minima_spec(recipe.request), budget))
         return render_minima(
             landscape,
             recipe.request.activation,
@@ -114,5 +117,5 @@ def _paper(number: int, image_format: ImageFormat, settings: Settings) -> bytes:
             panels=recipe.panels,
         )
     assert isinstance(recipe.request, TrainRequest)
-    run = train(recipe.request, settings)
+    run = train_response(train(training_spec(recipe.request), budget))
     return render_train(recipe.request, run, image_format, note=recipe.note, panels=recipe.panels)

@@ -17,7 +17,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
-from service.api.limits import get_settings
+from service.api.dependencies import get_settings
 from service.settings import Settings
 
 _bearer = HTTPBearer(auto_error=False, description="Required when LEARNDYN_API_KEY is set.")

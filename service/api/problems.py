@@ -21,20 +21,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from service.core.errors import InvalidProblem, TimeLimitExceeded
+from service.core.errors import InvalidProblem, LimitExceeded, TimeLimitExceeded
 from service.schemas import FieldError, Problem
 
 PROBLEM_JSON = "application/problem+json"
 logger = logging.getLogger("learndyn")
-
-
-class LimitExceeded(Exception):
-    """A request figure is over the limits table (settings); answered 422."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 def problem_response(

@@ -1,8 +1,11 @@
-"""The core's one exception: a problem that cannot be posed as given.
+"""The core's exceptions: a problem that cannot be posed as given, and a computation stopped.
 
-Not converging, diverging or overflowing is never an exception: those are states of a
-result (see ``descent.StopReason``). ``InvalidProblem`` means the input itself breaks a rule,
-and its message names the field and the rule, so the service can answer 422 with it as is.
+Not converging, diverging, overflowing or a theory float64 cannot hold are never exceptions:
+those are states of a result (``StopReason``, the verdict, ``TrainingReport.theory_note``).
+``InvalidProblem`` means the input itself breaks a rule, and its message names the field and
+the rule, so the service can answer 422 with it as is; ``LimitExceeded`` is the same for a
+figure over the limits of the service. ``TimeLimitExceeded`` is a computation stopped at its
+wall-time deadline.
 """
 
 from __future__ import annotations
@@ -15,6 +18,11 @@ class InvalidProblem(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class LimitExceeded(InvalidProblem):
+    """A request figure is over the limits of the service (the budget the service was given,
+    see :class:`service.core.budget.Budget`); ``field`` names it."""
 
 
 class TimeLimitExceeded(Exception):

@@ -18,7 +18,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from service.core.activations import get_activation
+from service.core.model.activations import get_activation
 from service.figures.canvas import caption, encode, new_figure, thin
 from service.schemas.minima import InfinityEndOut, MinimaResponse
 from service.vocabulary import ActivationName, CriticalKind, ImageFormat, Location

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from service import limits
 from service.schemas.common import Count, Dataset, StrictModel
 from service.vocabulary import ActivationName, CriticalKind, Location
 
@@ -13,7 +14,7 @@ from service.vocabulary import ActivationName, CriticalKind, Location
 class CurveRequest(StrictModel):
     """Ask for samples of E (and, for n = 2, of the image curve TV)."""
 
-    points: Annotated[Count, Field(ge=3, le=10_001)] = Field(
+    points: Annotated[Count, Field(ge=limits.MIN_CURVE_POINTS, le=limits.MAX_CURVE_POINTS)] = Field(
         default=201,
         description="Number of samples on x = scale·tan(s), s uniform on (−π/2, π/2).",
     )

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
+from service import limits
 from service.schemas.common import Count, Dataset, Flag, Real, StrictModel
 from service.schemas.separability import Theory
 from service.vocabulary import ActivationName, Method, Order, StopReason, Verdict
@@ -24,9 +25,9 @@ class Network(StrictModel):
     or with seed 0 when none is given (all-zero weights would be a saddle point).
     """
 
-    hidden: list[Annotated[Count, Field(ge=1, le=256)]] = Field(
+    hidden: list[Annotated[Count, Field(ge=1, le=limits.MAX_HIDDEN_WIDTH)]] = Field(
         default_factory=list,
-        max_length=8,
+        max_length=limits.MAX_HIDDEN_LAYERS,
         description="Hidden layer widths (at most 8 layers of at most 256 units); empty is the "
         "single-layer perceptron of the paper.",
         examples=[[], [2]],
@@ -53,7 +54,7 @@ class Stop(StrictModel):
 class Record(StrictModel):
     """What the history keeps."""
 
-    points: Annotated[Count, Field(ge=1, le=10_000)] = Field(
+    points: Annotated[Count, Field(ge=1, le=limits.MAX_RECORD_POINTS)] = Field(
         default=200,
         description="Log-spaced times recorded besides t = 0 (the last step always included).",
     )
@@ -70,7 +71,7 @@ class TrainRequest(StrictModel):
         default=0.1,
         description="The step size η > 0; for method 'flow', the rate α of ẋ = −α·∇E(x).",
     )
-    steps: Annotated[Count, Field(ge=1, le=10**10)] = Field(
+    steps: Annotated[Count, Field(ge=1, le=limits.MAX_STEPS)] = Field(
         default=10_000,
         description="The step budget (passes for online); the work limit also applies.",
     )
@@ -80,13 +81,13 @@ class TrainRequest(StrictModel):
         "uniformly from [−0.5, 0.5] when a seed is given. With hidden layers: every weight "
         "in the layout of ``network``, drawn from seed 0 by default.",
     )
-    seed: Annotated[Count, Field(ge=0, le=2**63 - 1)] | None = Field(
+    seed: Annotated[Count, Field(ge=0, le=limits.MAX_SEED)] | None = Field(
         default=None, description="Seeds the initial weights (when none are given) and shuffling."
     )
     order: Order = Field(default=Order.GIVEN, description="Online only: example order per pass.")
     stop: Stop = Field(default_factory=Stop)
     record: Record = Field(default_factory=Record)
-    t_max: Annotated[Real, Field(ge=1e-100, le=1e15)] | None = Field(
+    t_max: Annotated[Real, Field(ge=limits.MIN_T_MAX, le=limits.MAX_T_MAX)] | None = Field(
         default=None,
         description="Flow only (required there): the time to integrate ẋ = −α·∇E(x) to. "
         "Gradient descent with step η for k steps approximates the flow with α = 1 to t = η·k. "
@@ -102,7 +103,7 @@ class TrainRequest(StrictModel):
     extrapolate_to: list[PositiveReal] | None = Field(
         default=None,
         min_length=1,
-        max_length=20,
+        max_length=limits.MAX_EXTRAPOLATION_TIMES,
         description="Times at which the log rule predicts the weights when the verdict is "
         "logarithmic. Default: 10 and 1000 times the last t.",
         examples=[[1e9, 1e12]],

@@ -7,11 +7,11 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
-
 from service.api.limits import check_work
+
 from service.api.problems import LimitExceeded
 from service.app import create_app
-from service.core.descent import warm_up
+from service.core.engine.descent import warm_up
 from service.settings import Settings
 from tests.conftest import wait_until_ready
 

@@ -6,8 +6,8 @@ import mpmath
 import numpy as np
 import pytest
 
-from service.core.activations import ACTIVATIONS, TailClass, get_activation
 from service.core.errors import InvalidProblem
+from service.core.model.activations import ACTIVATIONS, TailClass, get_activation
 
 mpmath.mp.dps = 50
 

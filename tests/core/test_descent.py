@@ -7,17 +7,17 @@ import math
 import numpy as np
 import pytest
 
-from service.core.activations import get_activation
-from service.core.descent import Method, Order, StopReason, StopRules, run_descent
-from service.core.problem import Problem, build_problem
-from service.core.recorder import record_schedule
+from service.core.engine.descent import Method, Order, StopReason, StopRules, run_descent
+from service.core.engine.recorder import record_schedule
+from service.core.model.activations import get_activation
+from service.core.model.problem import PerceptronProblem, build_problem
 
 
-def scalar(name: str = "tanh") -> Problem:
+def scalar(name: str = "tanh") -> PerceptronProblem:
     return build_problem([[1.0]], [1], get_activation(name))
 
 
-def run(problem: Problem, steps: int, **kw):  # type: ignore[no-untyped-def]
+def run(problem: PerceptronProblem, steps: int, **kw):  # type: ignore[no-untyped-def]
     stop_kw = {k: kw.pop(k) for k in list(kw) if k in StopRules.__slots__}
     kw.setdefault("method", Method.GD)
     kw.setdefault("learning_rate", 0.1)

@@ -19,18 +19,18 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from service.core.activations import get_activation
-from service.core.descent import DescentResult, Method, StopReason, StopRules, run_descent
-from service.core.divergence import (
+from service.core.analysis.divergence import (
     DivergenceReport,
     Extrapolation,
     extrapolate,
     judge_divergence,
     time_unit,
 )
-from service.core.flow import run_flow
-from service.core.problem import Problem, build_problem, error
-from service.core.recorder import History, record_schedule
+from service.core.engine.descent import Method, RunResult, StopReason, StopRules, run_descent
+from service.core.engine.flow import run_flow
+from service.core.engine.recorder import Trajectory, record_schedule
+from service.core.model.activations import get_activation
+from service.core.model.problem import PerceptronProblem, build_problem, error
 from service.vocabulary import Verdict
 
 Curve = Callable[[np.ndarray], np.ndarray]
@@ -46,16 +46,16 @@ SEPARABLE = (
 
 def history(
     w: Curve, rate: Curve, t_end: float = 1e6, points: int = 200, unit: float = 1.0
-) -> History:
+) -> Trajectory:
     """t = 0 and log-spaced t in [unit, t_end]; weights w(t), t_delta = t·w'(t) = rate(t),
     and a decreasing error."""
     t = np.concatenate([[0.0], np.geomspace(unit, t_end, points)])
     weights = np.atleast_2d(w(t).T).reshape(len(t), -1)
     t_delta = np.atleast_2d(rate(t).T).reshape(len(t), -1)
-    return History(t=t, error=1.0 / (1.0 + t), weights=weights, t_delta=t_delta)
+    return Trajectory(t=t, error=1.0 / (1.0 + t), weights=weights, t_delta=t_delta)
 
 
-def judge(h: History, last_step: float | None = None, **kw: object) -> DivergenceReport:
+def judge(h: Trajectory, last_step: float | None = None, **kw: object) -> DivergenceReport:
     if last_step is None:
         last_step = float(np.linalg.norm(h.t_delta[-1])) / float(h.t[-1])
     kw.setdefault("stopped_by", StopReason.STEPS)
@@ -152,23 +152,23 @@ def test_decades_are_counted_in_units_of_the_time_unit() -> None:
 def test_overflow_and_rising_error_are_unstable() -> None:
     h = history(log_weights, log_rates)
     assert judge(h, stopped_by=StopReason.NON_FINITE).verdict is Verdict.UNSTABLE
-    rising = History(t=h.t, error=h.error[::-1].copy(), weights=h.weights, t_delta=h.t_delta)
+    rising = Trajectory(t=h.t, error=h.error[::-1].copy(), weights=h.weights, t_delta=h.t_delta)
     assert judge(rising).verdict is Verdict.UNSTABLE
     nan_row = h.t_delta.copy()
     nan_row[-3] = np.nan
-    broken = History(t=h.t, error=h.error, weights=h.weights, t_delta=nan_row)
+    broken = Trajectory(t=h.t, error=h.error, weights=h.weights, t_delta=nan_row)
     assert judge(broken).verdict is Verdict.UNSTABLE
 
 
 def test_online_error_may_wobble_but_not_climb() -> None:
     h = history(log_weights, log_rates)
     wobble = h.error * (1.0 + 0.2 * np.cos(np.arange(len(h.t))))  # ±20% from pass to pass
-    wobbly = History(t=h.t, error=wobble, weights=h.weights, t_delta=h.t_delta)
+    wobbly = Trajectory(t=h.t, error=wobble, weights=h.weights, t_delta=h.t_delta)
     assert judge(wobbly).verdict is Verdict.UNSTABLE  # descent must decrease E
     assert judge(wobbly, monotone=False).verdict is Verdict.LOGARITHMIC
     climbing = h.error.copy()
     climbing[-1] = 3.0 * climbing[-20:].min()
-    climbed = History(t=h.t, error=climbing, weights=h.weights, t_delta=h.t_delta)
+    climbed = Trajectory(t=h.t, error=climbing, weights=h.weights, t_delta=h.t_delta)
     assert judge(climbed, monotone=False).verdict is Verdict.UNSTABLE
 
 
@@ -177,7 +177,7 @@ def test_iterates_jumping_back_and_forth_are_unstable() -> None:
     t = np.concatenate([[0.0], record_schedule(10**6, 200).astype(float)[1:]])
     sign = np.where(t.astype(np.int64) % 2 == 0, 1.0, -1.0)
     w = (0.5 * sign)[:, None]
-    h = History(t=t, error=np.full(len(t), 2.0), weights=w, t_delta=(-t * sign)[:, None])
+    h = Trajectory(t=t, error=np.full(len(t), 2.0), weights=w, t_delta=(-t * sign)[:, None])
     report = judge(h, last_step=1.0)
     assert report.verdict is Verdict.UNSTABLE
     assert "back and forth" in report.explanation
@@ -236,12 +236,12 @@ def test_no_extrapolation_unless_logarithmic() -> None:
 # --- real runs: the paper's scalar example and friends -------------------------------------
 
 
-def scalar(name: str) -> Problem:
+def scalar(name: str) -> PerceptronProblem:
     return build_problem([[1.0]], [1], get_activation(name))
 
 
 def judged(
-    problem: Problem, result: DescentResult, rate: float, method: Method
+    problem: PerceptronProblem, result: RunResult, rate: float, method: Method
 ) -> DivergenceReport:
     return judge_divergence(
         result.history,
@@ -361,7 +361,7 @@ def test_overflow_is_unstable() -> None:
     assert judged(problem, result, 1e200, Method.GD).verdict is Verdict.UNSTABLE
 
 
-def separable(c: float) -> Problem:
+def separable(c: float) -> PerceptronProblem:
     inputs, targets = SEPARABLE
     return build_problem((c * np.array(inputs)).tolist(), targets, get_activation("tanh"))
 

@@ -8,16 +8,16 @@ import mpmath
 import numpy as np
 import pytest
 
-from service.core.activations import get_activation
-from service.core.descent import Method, StopReason, StopRules, run_descent
+from service.core.engine.descent import Method, StopReason, StopRules, run_descent
+from service.core.engine.flow import hessian, run_flow
 from service.core.errors import InvalidProblem
-from service.core.flow import hessian, run_flow
-from service.core.problem import Problem, build_problem, error_and_gradient
+from service.core.model.activations import get_activation
+from service.core.model.problem import PerceptronProblem, build_problem, error_and_gradient
 
 mpmath.mp.dps = 30
 
 
-def scalar(name: str = "tanh") -> Problem:
+def scalar(name: str = "tanh") -> PerceptronProblem:
     return build_problem([[1.0]], [1], get_activation(name))
 
 
@@ -32,7 +32,7 @@ def time_to(x1: float, x0: float = 0.0) -> float:
     return float(mpmath.quad(lambda s: 1 / speed(s), [x0, (x0 + x1) / 2, x1]))
 
 
-def flow(problem: Problem, t_max: float, **kw):  # type: ignore[no-untyped-def]
+def flow(problem: PerceptronProblem, t_max: float, **kw):  # type: ignore[no-untyped-def]
     stop_kw = {k: kw.pop(k) for k in list(kw) if k in StopRules.__slots__}
     kw.setdefault("alpha", 1.0)
     kw.setdefault("record_points", 100)

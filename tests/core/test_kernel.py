@@ -23,32 +23,32 @@ import mpmath
 import numpy as np
 import pytest
 
-from service.core import descent, kernel
-from service.core.activations import get_activation
-from service.core.descent import (
-    DescentResult,
+from service.core.engine import descent, kernel
+from service.core.engine.descent import (
     Method,
     Order,
+    RunResult,
     StopReason,
     StopRules,
     reference_descent,
     run_descent,
 )
-from service.core.problem import Problem, build_problem
+from service.core.model.activations import get_activation
+from service.core.model.problem import PerceptronProblem, build_problem
 
 ACTIVATIONS = ["tanh", "logistic", "arctan", "erf"]
 METHODS = [(Method.GD, Order.GIVEN), (Method.ONLINE, Order.GIVEN), (Method.ONLINE, Order.SHUFFLED)]
 RTOL = 1e-12
 
 
-def random_problem(name: str, n: int, m: int, *, bias: bool, seed: int) -> Problem:
+def random_problem(name: str, n: int, m: int, *, bias: bool, seed: int) -> PerceptronProblem:
     rng = np.random.default_rng(seed)
     inputs = rng.normal(size=(n, m))
     targets = np.where(rng.random(n) < 0.5, 1, -1)
     return build_problem(inputs.tolist(), targets.tolist(), get_activation(name), bias=bias)
 
 
-def both(problem: Problem, **kw: Any) -> tuple[DescentResult, DescentResult, Problem]:
+def both(problem: PerceptronProblem, **kw: Any) -> tuple[RunResult, RunResult, PerceptronProblem]:
     steps = kw.pop("steps")
     stop = StopRules(steps=steps, **{k: kw.pop(k) for k in list(kw) if k in StopRules.__slots__})
     kw.setdefault("method", Method.GD)
@@ -58,7 +58,7 @@ def both(problem: Problem, **kw: Any) -> tuple[DescentResult, DescentResult, Pro
     return got, reference_descent(problem, stop=stop, **kw), problem
 
 
-def assert_same(got: DescentResult, want: DescentResult, problem: Problem) -> None:
+def assert_same(got: RunResult, want: RunResult, problem: PerceptronProblem) -> None:
     assert (got.stopped_by, got.steps) == (want.stopped_by, want.steps)
     scale = float(np.max(np.abs(want.history.weights), initial=0.0))
     np.testing.assert_allclose(got.weights, want.weights, rtol=RTOL, atol=RTOL * scale)
@@ -217,7 +217,7 @@ def test_small_chunks_change_nothing(
 SEPARABLE = ([[1.0, 0.5], [0.3, -1.0], [-0.8, -0.2]], [1, -1, -1])
 
 
-def separable(name: str) -> Problem:
+def separable(name: str) -> PerceptronProblem:
     return build_problem(*SEPARABLE, get_activation(name), bias=True)
 
 
@@ -368,7 +368,8 @@ def test_history_and_memory_are_bounded_by_the_points() -> None:
 
 CACHE_SCRIPT = """
 import sys
-from service.core import kernel, descent
+from service.core.engine import kernel
+from service.core.engine import descent
 if len(sys.argv) > 1:
     kernel.configure_cache(sys.argv[1])
 descent.warm_up()
@@ -422,7 +423,7 @@ def test_cache_works_when_the_package_directory_is_not_writable(tmp_path: Path) 
 
 
 def test_kernels_release_the_gil_and_are_cached() -> None:
-    from service.core import kernel
+    from service.core.engine import kernel
 
     ks = kernel.kernels()
     for dispatcher in (ks.start_run, ks.run_chunk, ks.finish_run):
@@ -434,7 +435,7 @@ def test_the_temporary_cache_directory_must_be_private(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # numba loads pickles from its cache: a shared /tmp directory others can write is refused
-    from service.core import kernel
+    from service.core.engine import kernel
 
     monkeypatch.setattr(kernel.tempfile, "gettempdir", lambda: str(tmp_path))
     mine = tmp_path / f"learndyn-numba-{os.getuid()}"

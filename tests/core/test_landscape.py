@@ -9,8 +9,8 @@ import mpmath as mp
 import numpy as np
 import pytest
 
-from service.core.activations import ACTIVATIONS
-from service.core.landscape import Landscape, find_critical_points
+from service.core.analysis.landscape import Landscape, find_critical_points
+from service.core.model.activations import ACTIVATIONS
 from service.vocabulary import ActivationName, CriticalKind, Location
 from tests.core import mp_reference as ref
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from service.core.activations import ACTIVATIONS
-from service.core.landscape import find_critical_points
+from service.core.analysis.landscape import find_critical_points
+from service.core.model.activations import ACTIVATIONS
 from service.vocabulary import ActivationName, CriticalKind
 from tests.core import mp_reference as ref
 

@@ -6,24 +6,24 @@ import math
 
 import numpy as np
 import pytest
-
-from service.core.activations import get_activation
-from service.core.descent import StopRules
-from service.core.errors import InvalidProblem, TimeLimitExceeded
-from service.core.net_descent import (
+from service.core.engine.net_descent import (
     NetworkModel,
     layer_histories,
     run_network_descent,
     summarise_layers,
 )
-from service.core.network import (
+
+from service.core.engine.descent import StopRules
+from service.core.engine.recorder import Trajectory
+from service.core.errors import InvalidProblem, TimeLimitExceeded
+from service.core.model.activations import get_activation
+from service.core.model.network import (
     DEFAULT_SEED,
     Layout,
     build_network_problem,
     network_error_and_gradient,
 )
-from service.core.problem import build_problem, error_and_gradient
-from service.core.recorder import History
+from service.core.model.problem import build_problem, error_and_gradient
 from service.vocabulary import Method, Order, StopReason
 
 ACTIVATIONS = ["tanh", "logistic", "arctan", "erf"]
@@ -217,7 +217,7 @@ def test_summarise_layers_on_a_made_up_history() -> None:
     layout = Layout(widths=(1, 1, 1), bias=False)  # weights (w1, w2)
     t = np.array([0.0, 1.0, 10.0, 50.0, 100.0])
     t_delta = np.array([[0, 0], [1.0, 3.0], [2.0, 4.0], [1.5, 4.4], [1.0, 4.0]])
-    history = History(t=t, error=np.zeros(5), weights=np.zeros((5, 2)), t_delta=t_delta)
+    history = Trajectory(t=t, error=np.zeros(5), weights=np.zeros((5, 2)), t_delta=t_delta)
     first, second = summarise_layers(layout, np.array([0.5, -2.0]), history, np.array([0.1, 2]))
     # last decade: t ∈ {10, 50, 100}; drift = max |row − final| / |final|
     assert first.t_delta_drift == pytest.approx(1.0) and second.t_delta_drift == pytest.approx(0.1)
@@ -264,7 +264,7 @@ def test_figure_5_xor_logarithmic_divergence_of_the_output_layer() -> None:
 def test_layer_histories_split_the_columns() -> None:
     layout = Layout(widths=(2, 2, 1), bias=True)
     weights = np.arange(27.0).reshape(3, 9)
-    history = History(t=np.arange(3.0), error=np.ones(3), weights=weights, t_delta=-weights)
+    history = Trajectory(t=np.arange(3.0), error=np.ones(3), weights=weights, t_delta=-weights)
     first, output = layer_histories(layout, history)
     assert first.weights.tolist() == weights[:, :6].tolist()
     assert output.t_delta.tolist() == (-weights[:, 6:]).tolist()
@@ -306,8 +306,9 @@ def test_figure_5_over_twenty_seeds() -> None:
     """Seeds 0–19 (about 20 s): at least 15 reach zero classification error (17 did when
     this was written), and every one that does ends with a logarithmic output layer whose
     t·Δw moved less than 3% over the last decade."""
-    from service.core.divergence import time_unit
-    from service.core.net_descent import judge_layers
+    from service.core.engine.net_descent import judge_layers
+
+    from service.core.analysis.divergence import time_unit
 
     problem = build_network_problem(
         XOR_INPUTS, XOR_TARGETS, get_activation("tanh"), hidden=[2], bias=True

@@ -8,9 +8,9 @@ import mpmath
 import numpy as np
 import pytest
 
-from service.core.activations import ACTIVATIONS, get_activation
 from service.core.errors import InvalidProblem
-from service.core.problem import build_problem, check_weights, error, error_and_gradient
+from service.core.model.activations import ACTIVATIONS, get_activation
+from service.core.model.problem import build_problem, check_weights, error, error_and_gradient
 
 NAMES = sorted(ACTIVATIONS)
 

@@ -7,8 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from service.core import separability as sep
-from service.core.separability import Separability
+from service.core.analysis import separability as sep
+from service.core.analysis.separability import Separability
 from service.vocabulary import CertificateKind
 
 Array = np.ndarray

@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from service.core.activations import get_activation
-from service.core.descent import DescentResult, StopRules, run_descent
-from service.core.problem import Problem, build_problem
-from service.core.theory import predict_theory
+from service.core.analysis.theory import predict_theory
+from service.core.engine.descent import RunResult, StopRules, run_descent
+from service.core.model.activations import get_activation
+from service.core.model.problem import PerceptronProblem, build_problem
 from service.vocabulary import Method
 
 INPUTS = [[2, 1], [1, 3], [-1, -1], [-2, 0.5], [0.5, -2]]
@@ -18,11 +18,11 @@ TARGETS = [1, 1, -1, -1, -1]
 W_HAT = np.array([2 / 3, 2 / 3])  # closed form: support (2, −0.5), (−0.5, 2) of B, 1.5a = 1
 
 
-def problem(activation: str = "tanh") -> Problem:
+def problem(activation: str = "tanh") -> PerceptronProblem:
     return build_problem(INPUTS, TARGETS, get_activation(activation))
 
 
-def fitted_log_rate(result: DescentResult, decades: float) -> np.ndarray:
+def fitted_log_rate(result: RunResult, decades: float) -> np.ndarray:
     """b in x_j ≈ a_j + b_j·log t, least squares over the last ``decades`` of the history."""
     t, x = result.history.t, result.history.weights
     keep = t >= t[-1] / 10**decades
@@ -83,7 +83,7 @@ def test_tiny_angles_are_resolved() -> None:
     assert th.angle_degrees == pytest.approx(math.degrees(6e-10), rel=1e-5)
 
 
-def _run(steps: int) -> DescentResult:
+def _run(steps: int) -> RunResult:
     return run_descent(
         problem(),
         method=Method.GD,
@@ -102,11 +102,11 @@ def test_gd_follows_w_hat_over_4_after_1e5_steps() -> None:
 
 
 @pytest.fixture(scope="module")
-def million_steps() -> DescentResult:
+def million_steps() -> RunResult:
     return _run(10**6)
 
 
-def test_gd_follows_w_hat_over_4_after_1e6_steps(million_steps: DescentResult) -> None:
+def test_gd_follows_w_hat_over_4_after_1e6_steps(million_steps: RunResult) -> None:
     """The issue's acceptance run: tanh, gd, η = 0.05, 10^6 steps (measured: ~1e-5°, 0.9994)."""
     assert million_steps.steps == 10**6
     for decades in (2, 3):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from service.core.activations import get_activation
-from service.core.descent import Method, StopRules, run_descent
+from service.core.engine.descent import Method, StopRules, run_descent
+from service.core.engine.flow import run_flow
 from service.core.errors import TimeLimitExceeded
-from service.core.flow import run_flow
-from service.core.problem import build_problem
+from service.core.model.activations import get_activation
+from service.core.model.problem import build_problem
 
 SCALAR = build_problem([[1.0]], [1], get_activation("tanh"))
 

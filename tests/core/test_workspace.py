@@ -1,11 +1,11 @@
-"""service.core.workspace: per-run arrays that share no cache line."""
+"""service.core.engine.workspace: per-run arrays that share no cache line."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from service.core.workspace import ALIGN, unshared
+from service.core.engine.workspace import ALIGN, unshared
 
 
 def byte_range(a: np.ndarray) -> tuple[int, int]:

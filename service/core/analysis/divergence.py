@@ -1,15 +1,16 @@
-"""The verdict on the weights' fate, read from the tail of a run's log-spaced history.
+"""The verdict on the weights' fate, read from the tail of a run's log-spaced trajectory.
 
 Sontag (1988, §3): weights that look converged may be diverging like log t, and then the
 statistic ``t·(w(t+1) − w(t))`` (Figure 5) tends to a nonzero constant. This module reads a
-recorded history (descent or flow; any number of weights) and says which of these it is.
+recorded trajectory (descent or flow; any number of weights) and says which of these it is.
 It looks only at the shape of the data, never at the activation or the architecture.
 
 Conventions
 -----------
-* t is the history's time (steps, passes or continuous time); ``τ`` (``time_unit``) is the
-  time over which the weights can first move by O(1) (one step for descent at a moderate
-  rate; ``1/(α·‖B‖₂²)`` for flow). Only ``t/τ`` matters; ``L = ln(t/τ)``.
+* t is the trajectory's time (steps, passes or continuous time); ``τ``
+  (:func:`service.core.model.problem.time_unit`) is the time over which the weights can first
+  move by O(1) (one step for descent at a moderate rate; ``1/(α·‖B‖₂²)`` for flow). Only
+  ``t/τ`` matters; ``L = ln(t/τ)``.
 * The run covers ``D = log10(t_end/τ)`` decades. The fit *window* is the last
   ``min(3, D/2)`` decades, ``[t_end·10^(−min(3, D/2)), t_end]``. Fewer than 3 decades
   (``MIN_DECADES``) or fewer than ``MIN_POINTS`` recorded times in the window give
@@ -54,17 +55,14 @@ while the verdict is a divergence.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from service.core.activations import Array
-from service.core.errors import InvalidProblem
-from service.core.problem import Problem, error
-from service.core.recorder import History
-from service.vocabulary import Method, StopReason, Verdict
+from service.core.engine.recorder import Trajectory
+from service.core.model.activations import Array
+from service.vocabulary import StopReason, Verdict
 
 MIN_DECADES = 3.0
 """A run must cover this many decades of t/τ to be judged."""
@@ -94,9 +92,6 @@ DEFAULT_STEP_TOLERANCE = 1e-6
 FALLING_NOTE = 0.1
 """A logarithmic verdict mentions a falling rate when v fell by more than this fraction."""
 
-UNIT_LOG_BOUND = 250.0 * math.log(10.0)
-"""τ is kept within exp(±UNIT_LOG_BOUND) = 1e∓250."""
-
 DIVERGENT = frozenset(
     {Verdict.LOGARITHMIC, Verdict.SUB_LOGARITHMIC, Verdict.POWER_LAW, Verdict.LINEAR}
 )
@@ -122,35 +117,6 @@ class DivergenceReport:
     goodness: float | None
     explanation: str
     apparent_convergence: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Extrapolation:
-    """The log rule: ``w(T) = w(t_end) + b·ln(T/t_end)`` at later times T.
-
-    ``direction`` is ``b/‖b‖``; ``weights`` is len(t)×m; ``error`` is E at those weights.
-    """
-
-    direction: Array
-    t: Array
-    weights: NDArray[np.float64]
-    error: Array
-
-
-def time_unit(problem: Problem, learning_rate: float, method: Method) -> float:
-    """τ, the time over which the weights can first move by O(1).
-
-    ``1/(η·‖B‖₂²)`` (the gradient's Lipschitz constant is of order ‖B‖₂²), computed in logs
-    and kept within [1e-250, 1e250] so that extreme rates and inputs give a finite τ; for
-    descent at least one step, since t counts steps.
-    """
-    norm = float(np.linalg.norm(problem.B, 2))
-    if norm > 0 and learning_rate > 0:
-        log_scale = math.log(learning_rate) + 2.0 * math.log(norm)
-        unit = math.exp(-min(max(log_scale, -UNIT_LOG_BOUND), UNIT_LOG_BOUND))
-    else:
-        unit = 1.0
-    return unit if method is Method.FLOW else max(1.0, unit)
 
 
 def _r_squared(y: Array, fitted: Array) -> float:
@@ -185,7 +151,7 @@ def _verdict_only(
 
 
 def judge_divergence(
-    history: History,
+    trajectory: Trajectory,
     *,
     last_step: float,
     stopped_by: StopReason,
@@ -193,11 +159,11 @@ def judge_divergence(
     time_unit: float = 1.0,
     monotone: bool = True,
 ) -> DivergenceReport:
-    """Judge the weights' fate from the tail of ``history``.
+    """Judge the weights' fate from the tail of ``trajectory``.
 
     Parameters
     ----------
-    history
+    trajectory
         The recorded run (t ascending, t = 0 first).
     last_step
         ‖w(t_end) − w(t_end − 1)‖₂ (flow: ‖ẇ(t_end)‖₂); NaN if no step was taken.
@@ -207,7 +173,7 @@ def judge_divergence(
         The run's step tolerance, for ``apparent_convergence``
         (``DEFAULT_STEP_TOLERANCE`` when None).
     time_unit
-        τ > 0 (see :func:`time_unit`).
+        τ > 0 (see :func:`service.core.model.problem.time_unit`).
     monotone
         Whether the method decreases E at every step when it works (gd with a small enough
         step, flow): then any rise of E between recorded times (beyond ``ERROR_RISE``
@@ -217,7 +183,7 @@ def judge_divergence(
     """
     if not (time_unit > 0 and math.isfinite(time_unit)):
         raise ValueError("judge_divergence: time_unit must be a finite number > 0")
-    t = history.t
+    t = trajectory.t
     if stopped_by is StopReason.NON_FINITE:
         return _verdict_only(
             Verdict.UNSTABLE,
@@ -232,9 +198,9 @@ def judge_divergence(
     t_start = t_end / 10.0**span
     rows = np.flatnonzero((t >= t_start * (1 - 1e-12)) & (t > 0))
     window = (float(t[rows[0]]), t_end)
-    w = history.weights[rows]
-    td = history.t_delta[rows]
-    err = history.error[rows]
+    w = trajectory.weights[rows]
+    td = trajectory.t_delta[rows]
+    err = trajectory.error[rows]
 
     if not (np.isfinite(td).all() and np.isfinite(err).all()):
         return _verdict_only(
@@ -435,29 +401,3 @@ def _rate_class(gamma: float) -> Verdict:
     if gamma <= LOG_BAND:
         return Verdict.LOGARITHMIC
     return Verdict.POWER_LAW
-
-
-def extrapolate(
-    problem: Problem,
-    history: History,
-    report: DivergenceReport,
-    times: Sequence[float] | None = None,
-) -> Extrapolation | None:
-    """The log rule (paper §3, last paragraphs): where logarithmic weights will be later.
-
-    ``w(T) = w(t_end) + b·ln(T/t_end)`` with b the fitted ``log_rate``, anchored at the last
-    recorded weights; E is evaluated at the predicted weights. ``times`` default to
-    ``10·t_end`` and ``1000·t_end``. None unless the verdict is logarithmic.
-    """
-    if report.verdict is not Verdict.LOGARITHMIC or report.log_rate is None:
-        return None
-    t_end = float(history.t[-1])
-    T = np.asarray([10.0 * t_end, 1000.0 * t_end] if times is None else times, dtype=float)
-    if not (np.isfinite(T).all() and (T > 0).all()):
-        raise InvalidProblem("extrapolate_to", "every time must be a finite number > 0")
-    b = report.log_rate
-    norm = float(np.linalg.norm(b))
-    direction = b / norm if norm > 0 else np.zeros_like(b)
-    weights = history.weights[-1][None, :] + np.log(T / t_end)[:, None] * b[None, :]
-    errors = np.array([error(problem, row) for row in weights])
-    return Extrapolation(direction=direction, t=T, weights=weights, error=errors)

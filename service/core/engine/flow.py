@@ -7,8 +7,8 @@ Conventions
   steps approximates the flow with α = 1 up to t = η·k (or α = η up to t = k).
 * t is continuous time. The history records t = 0 and ``record_points`` times spread evenly in
   log t over ``[min(τ, t_max), t_max]``, where ``τ = 1/(α·‖B‖₂²)`` is the flow's natural time
-  unit (:func:`service.core.divergence.time_unit`): the time over which the weights can first
-  move by O(1).
+  unit (:func:`service.core.model.problem.time_unit`): the time over which the weights can
+  first move by O(1).
 * The history's ``t_delta`` is ``t·ẋ(t) = −α·t·∇E(x(t))``, the continuous form of the paper's
   statistic ``t·(x(t+1) − x(t))`` (Figure 5): it tends to a constant b exactly when
   ``x ≈ a + b·log t``.
@@ -54,26 +54,21 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.integrate import solve_ivp
 
-from service.core.activations import Activation, Array
-from service.core.descent import DescentResult, StopRules, initial_weights, state_stop
-from service.core.divergence import time_unit
+from service.core.engine.descent import CompiledModel
+from service.core.engine.recorder import Trajectory
+from service.core.engine.run import PRECEDENCE, RunResult, StopRules, state_stop
 from service.core.errors import InvalidProblem, TimeLimitExceeded
-from service.core.problem import Problem, error_and_gradient
-from service.core.recorder import History
-from service.vocabulary import ActivationName, Method, StopReason
+from service.core.model.activations import Array
+from service.core.model.models import Model, initial_point, inputs_as_perceptron
+from service.core.model.network import NetworkProblem
+from service.core.model.problem import PerceptronProblem, error_and_gradient, time_unit
+from service.limits import MAX_T_MAX, MAX_TIME_UNITS, MIN_T_MAX, MIN_TIME_UNITS
+from service.vocabulary import Method, StopReason
 
 DEFAULT_RTOL = 1e-8
 """Relative tolerance of the integrator unless the request names one."""
 DEFAULT_ATOL = 1e-12
 """Absolute tolerance of the integrator unless the request names one."""
-MAX_T = 1e15
-"""The largest horizon accepted."""
-MIN_T = 1e-100
-"""The smallest horizon accepted."""
-MAX_UNITS = 1e30
-"""The longest horizon in natural time units, t_max/τ (30 decades of t/τ)."""
-MIN_UNITS = 1e-9
-"""The shortest horizon in natural time units: below it the weights cannot move."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +76,9 @@ class FlowModel:
     """What the integrator needs of a model: E and ∇E, the margins, optionally ∇²E.
 
     The perceptron's is :func:`perceptron_model`; a net with hidden layers supplies its
-    backprop gradient (:class:`service.core.net_descent.NetworkModel`) and no Hessian
-    (LSODA then estimates the Jacobian by differences when it switches to BDF).
+    backprop gradient through the compiled kernel
+    (:class:`service.core.engine.descent.CompiledModel`) and no Hessian (LSODA then estimates
+    the Jacobian by differences when it switches to BDF).
     """
 
     m: int
@@ -95,7 +91,7 @@ class FlowModel:
     """x ↦ ∇²E(x), or None."""
 
 
-def perceptron_model(problem: Problem) -> FlowModel:
+def perceptron_model(problem: PerceptronProblem) -> FlowModel:
     """The perceptron E(x) = Σ_i (1 − θ(B_i·x))² as a :class:`FlowModel`."""
     return FlowModel(
         m=problem.m,
@@ -105,20 +101,7 @@ def perceptron_model(problem: Problem) -> FlowModel:
     )
 
 
-def _second_derivative(activation: Activation) -> Callable[[Array], Array]:
-    """θ'' for the activations of the registry, written with θ and θ'."""
-    name = ActivationName(activation.name)
-    theta, d1 = activation.theta, activation.derivative
-    if name is ActivationName.TANH:
-        return lambda z: -2.0 * theta(z) * d1(z)
-    if name is ActivationName.LOGISTIC:
-        return lambda z: -theta(z) * d1(z)
-    if name is ActivationName.ARCTAN:
-        return lambda z: -math.pi * z * d1(z) * d1(z)
-    return lambda z: -2.0 * z * d1(z)  # erf
-
-
-def hessian(problem: Problem, x: Array) -> NDArray[np.float64]:
+def hessian(problem: PerceptronProblem, x: Array) -> NDArray[np.float64]:
     """``∇²E(x) = 2·Bᵀ·diag(θ'(z)² − (1 − θ(z))·θ''(z))·B`` with ``z = B·x``.
 
     From ``∇E = −2·Bᵀ·((1 − θ(z))·θ'(z))`` and ``d/dz[(1 − θ)·θ'] = −θ'² + (1 − θ)·θ''``;
@@ -127,12 +110,12 @@ def hessian(problem: Problem, x: Array) -> NDArray[np.float64]:
     act = problem.activation
     z = problem.B @ x
     d1 = act.derivative(z)
-    h = d1 * d1 - act.complement(z) * _second_derivative(act)(z)
+    h = d1 * d1 - act.complement(z) * act.second_derivative(z)
     return np.asarray(2.0 * (problem.B.T * h) @ problem.B, dtype=np.float64)
 
 
 def run_flow(
-    problem: Problem,
+    model: Model,
     *,
     alpha: float,
     t_max: float,
@@ -143,14 +126,14 @@ def run_flow(
     rtol: float = DEFAULT_RTOL,
     atol: float = DEFAULT_ATOL,
     time_limit: float | None = None,
-    model: FlowModel | None = None,
-) -> DescentResult:
+) -> RunResult:
     """Integrate ``ẋ = −α·∇E(x)`` from ``initial`` over ``[0, t_max]``.
 
     Parameters
     ----------
-    problem
-        The reduced problem (B, θ).
+    model
+        The perceptron (B, θ) or a net with hidden layers; a net's time unit τ is that of its
+        inputs as a perceptron.
     alpha
         α > 0, the rate of the flow (the request's ``learning_rate``).
     t_max
@@ -161,35 +144,32 @@ def run_flow(
     record_points
         How many log-spaced times to record besides t = 0.
     initial, seed
-        Initial weights, as for descent (:func:`service.core.descent.initial_weights`).
+        Initial weights, as for descent (:func:`service.core.model.models.initial_point`).
     rtol, atol
         The integrator's tolerances (0 < rtol < 1, atol > 0).
     time_limit
         Wall-time limit in seconds, checked at every right-hand side evaluation; past it
         :class:`~service.core.errors.TimeLimitExceeded`.
-    model
-        Integrate this model's E instead of the perceptron's (a net with hidden layers);
-        ``problem`` (the same inputs as a perceptron) then only sets the time unit τ, and
-        ``initial`` must hold the model's m initial weights.
 
     Returns
     -------
-    DescentResult
+    RunResult
         As for descent, with the conventions of the module docstring (``steps`` counts
         integrator steps, ``last_step`` is ‖ẋ‖₂, ``t_delta`` is t·ẋ).
     """
     if not (alpha > 0 and math.isfinite(alpha)):
         raise InvalidProblem("learning_rate", "must be a finite number > 0 (α of the flow)")
-    if not (MIN_T <= t_max <= MAX_T):
-        raise InvalidProblem("t_max", f"must be a number in [{MIN_T:g}, {MAX_T:g}]")
-    tau = time_unit(problem, alpha, Method.FLOW)
+    if not (MIN_T_MAX <= t_max <= MAX_T_MAX):
+        raise InvalidProblem("t_max", f"must be a number in [{MIN_T_MAX:g}, {MAX_T_MAX:g}]")
+    perceptron = inputs_as_perceptron(model)
+    tau = time_unit(perceptron, alpha, Method.FLOW)
     units = t_max / tau
-    if not (MIN_UNITS <= units <= MAX_UNITS):
+    if not (MIN_TIME_UNITS <= units <= MAX_TIME_UNITS):
         raise InvalidProblem(
             "t_max",
-            f"t_max·α·‖B‖₂² = {units:.3g} natural time units is outside [{MIN_UNITS:g}, "
-            f"{MAX_UNITS:g}]: ask for a t_max (or learning_rate) that makes it "
-            f"{'smaller' if units > MAX_UNITS else 'larger'}",
+            f"t_max·α·‖B‖₂² = {units:.3g} natural time units is outside [{MIN_TIME_UNITS:g}, "
+            f"{MAX_TIME_UNITS:g}]: ask for a t_max (or learning_rate) that makes it "
+            f"{'smaller' if units > MAX_TIME_UNITS else 'larger'}",
         )
     if not (0 < rtol < 1):
         raise InvalidProblem("rtol", "must be a number in (0, 1)")
@@ -197,18 +177,13 @@ def run_flow(
         raise InvalidProblem("atol", "must be a finite number > 0")
     if record_points < 1:
         raise InvalidProblem("record.points", "must be at least 1")
-    if model is None:
-        model = perceptron_model(problem)
-        x0 = initial_weights(problem, initial, seed)
-    elif initial is None or len(initial) != model.m:
-        raise InvalidProblem("initial_weights", f"needs the model's {model.m} weights")
-    else:
-        x0 = np.asarray(initial, dtype=np.float64)
-    norm = float(np.linalg.norm(problem.B, 2)) or 1.0
+    x0 = initial_point(model, initial, seed)
+    norm = float(np.linalg.norm(perceptron.B, 2)) or 1.0
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         return _integrate(
-            model, norm, alpha, tau, t_max, stop, record_points, x0, rtol, atol, time_limit
-        )
+            flow_model(model), norm, alpha, tau, t_max, stop, record_points, x0, rtol, atol,
+            time_limit,
+        )  # fmt: skip
 
 
 def _record_times(units: float, points: int) -> Array:
@@ -224,8 +199,19 @@ def _record_times(units: float, points: int) -> Array:
 Event = Callable[[float, Array], float]
 
 
+def flow_model(model: Model) -> FlowModel:
+    """The perceptron's :class:`FlowModel` (with its Hessian), or a net's through the kernel."""
+    if isinstance(model, NetworkProblem):
+        compiled = CompiledModel(model)
+        return FlowModel(
+            m=model.m, error_and_gradient=compiled.error_and_gradient, margins=compiled.margins
+        )
+    return perceptron_model(model)
+
+
 def _events(model: FlowModel, stop: StopRules, alpha: float) -> list[tuple[StopReason, Event]]:
-    """Terminal solver events for the stop rules, in the descent's order of precedence."""
+    """Terminal solver events for the stop rules, in the order of :data:`PRECEDENCE` (the
+    integrator breaks ties between events at the same time by their order)."""
     events: list[tuple[StopReason, Event]] = []
 
     def add(reason: StopReason, fn: Event, direction: float) -> None:
@@ -249,7 +235,7 @@ def _events(model: FlowModel, stop: StopRules, alpha: float) -> list[tuple[StopR
             return alpha * float(np.linalg.norm(g)) - step_tol
 
         add(StopReason.STEP_TOLERANCE, speed, -1)
-    return events
+    return sorted(events, key=lambda event: PRECEDENCE.index(event[0]))
 
 
 def _integrate(
@@ -264,7 +250,7 @@ def _integrate(
     rtol: float,
     atol: float,
     time_limit: float | None,
-) -> DescentResult:
+) -> RunResult:
     # Integrate in natural time s = t/τ: dx/ds = −τα·∇E = −∇E/‖B‖₂², of order 1 whatever
     # the scales of α and B (the divisions by ‖B‖ one at a time cannot overflow).
     units = t_max / tau
@@ -285,7 +271,7 @@ def _integrate(
 
     times = _record_times(units, record_points)
     err0, g0 = model.error_and_gradient(x0)
-    reason = state_stop(stop, x0, err0, model.margins)
+    reason = state_stop(stop, x0, err0, model.margins(x0))
     xs: NDArray[np.float64] = x0[None, :]
     ts: Array = np.zeros(1)
     steps = 0
@@ -339,7 +325,7 @@ def _result(
     xs: NDArray[np.float64],
     reason: StopReason,
     steps: int,
-) -> DescentResult:
+) -> RunResult:
     """The result at times ``ts`` (= ``units``·τ); t·ẋ = s·dx/ds = −s·∇E/‖B‖₂²."""
     k = len(ts)
     errors = np.empty(k)
@@ -350,7 +336,7 @@ def _result(
         t_delta[i] = -units[i] * ((g / norm) / norm)
     x = xs[-1].copy()
     velocity = -alpha * g
-    return DescentResult(
+    return RunResult(
         weights=x,
         error=float(errors[-1]),
         steps=steps,
@@ -358,5 +344,5 @@ def _result(
         accuracy=float(np.mean(model.margins(x) > 0.0)),
         last_step=float(np.linalg.norm(velocity)) if ts[-1] > 0 else math.nan,
         gradient_norm=float(np.linalg.norm(g)),
-        history=History(t=ts.copy(), error=errors, weights=xs.copy(), t_delta=t_delta),
+        trajectory=Trajectory(t=ts.copy(), error=errors, weights=xs.copy(), t_delta=t_delta),
     )

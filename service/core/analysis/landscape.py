@@ -82,9 +82,9 @@ import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 from scipy.special import erf, erfcx
 
-from service.core.activations import Activation, Array, TailClass
 from service.core.errors import InvalidProblem
-from service.core.problem import Problem
+from service.core.model.activations import Activation, Array, TailClass
+from service.core.model.problem import PerceptronProblem
 from service.vocabulary import CriticalKind, Location
 
 GRID_PER_DECADE = 32
@@ -163,8 +163,9 @@ class Landscape:
     """Every critical point of a one-weight E, its ends, minima and (n = 2) subspace type.
 
     ``critical_points`` are sorted by x; ``local_minima`` run from −∞ through the finite
-    ones to +∞. ``global_error = inf E`` and ``distance = √(inf E)``. ``flat``: all
-    b_i = 0, E ≡ n (every x is a minimum; none is listed).
+    ones to +∞. ``global_error = inf E`` and ``distance = √(inf E)``; ``global_minimum`` is
+    the first of the local minima (in that order) where E attains its infimum. ``flat``: all
+    b_i = 0, E ≡ n (every x is a minimum; none is listed, and ``global_minimum`` is x = 0).
     """
 
     critical_points: tuple[CriticalPoint, ...]
@@ -173,12 +174,13 @@ class Landscape:
     local_minima: tuple[LocalMinimum, ...]
     global_error: float
     distance: float
+    global_minimum: LocalMinimum
     flat: bool
     subspace: Subspace | None
     curve: Curve | None
 
 
-def weight_column(problem: Problem) -> Array:
+def weight_column(problem: PerceptronProblem) -> Array:
     """The one column b of B, or :class:`InvalidProblem` when m ≠ 1 after the bias."""
     if problem.m != 1:
         bias = " (counting the bias column)" if problem.bias else ""
@@ -698,7 +700,8 @@ def find_critical_points(
     curve = _curve(b, values, mults, activation, curve_points, k) if curve_points else None
     if not (neg.any() or pos.any()):
         end = InfinityEnd(float(n), False, "constant")
-        return Landscape((), end, end, (), float(n), math.sqrt(n), True, subspace, curve)
+        anywhere = LocalMinimum(Location.FINITE, 0.0, float(n))
+        return Landscape((), end, end, (), float(n), math.sqrt(n), anywhere, True, subspace, curve)
 
     sign_plus, reach_plus = _end(1.0, activation, values, mults)
     sign_minus, reach_minus = _end(-1.0, activation, values, mults)
@@ -734,7 +737,16 @@ def find_critical_points(
     )
     if plus.local_min:
         minima.append(LocalMinimum(Location.PLUS_INF, None, plus.error_limit))
-    best = min(m.error for m in minima)
+    best = min(minima, key=lambda minimum: minimum.error)
     return Landscape(
-        points, plus, minus, tuple(minima), best, math.sqrt(best), False, subspace, curve
+        points,
+        plus,
+        minus,
+        tuple(minima),
+        best.error,
+        math.sqrt(best.error),
+        best,
+        False,
+        subspace,
+        curve,
     )

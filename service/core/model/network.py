@@ -27,14 +27,16 @@ nine weights; the output layer's are the last m_L (+1) entries.
 
 Initial weights
 ---------------
-Given, or drawn i.i.d. uniform on [−0.5, 0.5] (:data:`~service.core.descent.
-INITIAL_WEIGHT_RANGE`, the perceptron's rule) from ``np.random.default_rng([seed, 0])``.
+Given, or drawn i.i.d. uniform on [−0.5, 0.5]
+(:data:`~service.core.model.problem.INITIAL_WEIGHT_RANGE`, the perceptron's rule) from
+``np.random.default_rng([seed, 0])``.
 With hidden layers x = 0 is a critical point (a saddle: every hidden unit computes 0 and
 receives no gradient), so when neither weights nor a seed are given the weights are drawn
 from :data:`DEFAULT_SEED`, which the result reports.
 
-Backpropagation (the reference here; the compiled kernel in :mod:`service.core.net_kernel`
-reproduces it): with δ_{L+1} = ∂E_i/∂a_{L+1} = −2·y_i·(1 − θ(z_i))·θ'(z_i) and
+Backpropagation (the reference here; the compiled kernel,
+:mod:`service.core.engine.network_kernel`, reproduces it): with
+δ_{L+1} = ∂E_i/∂a_{L+1} = −2·y_i·(1 − θ(z_i))·θ'(z_i) and
 δ_ℓ = θ'(a_ℓ) ⊙ W_{ℓ+1}ᵀ·δ_{ℓ+1}, ∂E_i/∂W_ℓ = δ_ℓ·h_{ℓ−1}ᵀ and ∂E_i/∂c_ℓ = δ_ℓ.
 """
 
@@ -46,17 +48,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.core.activations import Activation, Array
-from service.core.descent import INITIAL_WEIGHT_RANGE
 from service.core.errors import InvalidProblem
-from service.core.problem import build_problem
+from service.core.model.activations import Activation, Array
+from service.core.model.problem import INITIAL_WEIGHT_RANGE, build_problem
+from service.limits import MAX_HIDDEN_LAYERS
 
 DEFAULT_SEED = 0
 """The seed of the initial weights of a hidden-layer net when neither weights nor a seed
 are given (zero weights would be a saddle point)."""
-
-MAX_HIDDEN_LAYERS = 8
-"""At most this many hidden layers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +132,7 @@ def build_network_problem(
     hidden: Sequence[int],
     bias: bool = False,
 ) -> NetworkProblem:
-    """Validate a dataset (as :func:`service.core.problem.build_problem`) and the widths."""
+    """Validate a dataset (as :func:`service.core.model.problem.build_problem`) and the widths."""
     build_problem(inputs, targets, activation, bias=False)  # the dataset's own checks
     if len(hidden) > MAX_HIDDEN_LAYERS:
         raise InvalidProblem(

@@ -7,6 +7,10 @@ row of A before the reduction, so the last weight is a threshold.
 
 The margin of example i is ``z_i = B_i·x``; it is classified correctly when ``z_i > 0``.
 The gradient is ``∇E(x) = −2·Bᵀ·((1 − θ(z))·θ'(z))``, formed from the stable complement.
+
+The problem also fixes two conventions of every run on it: the initial weights
+(:func:`initial_weights`) and the time unit τ (:func:`time_unit`), the time over which the
+weights can first move by O(1).
 """
 
 from __future__ import annotations
@@ -17,12 +21,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.core.activations import Activation, Array
 from service.core.errors import InvalidProblem
+from service.core.model.activations import Activation, Array
+from service.vocabulary import Method
+
+INITIAL_WEIGHT_RANGE = 0.5
+"""Weights drawn from ``seed`` are i.i.d. uniform on [−0.5, 0.5]."""
+
+UNIT_LOG_BOUND = 250.0 * math.log(10.0)
+"""τ is kept within exp(±UNIT_LOG_BOUND) = 1e∓250."""
 
 
 @dataclass(frozen=True, slots=True)
-class Problem:
+class PerceptronProblem:
     """The reduced problem: ``B = diag(y)·[A | 1]`` and the activation θ.
 
     ``B`` is read-only, n×m, with m counting the bias column when ``bias`` is true.
@@ -53,7 +64,7 @@ def build_problem(
     activation: Activation,
     *,
     bias: bool = False,
-) -> Problem:
+) -> PerceptronProblem:
     """Validate a dataset and reduce it to ``B = diag(y)·[A | 1]``.
 
     Raises
@@ -97,10 +108,10 @@ def build_problem(
         A = np.hstack([A, np.ones((n, 1))])
     B = y[:, None] * A
     B.setflags(write=False)
-    return Problem(B=B, activation=activation, bias=bias)
+    return PerceptronProblem(B=B, activation=activation, bias=bias)
 
 
-def check_weights(problem: Problem, weights: Sequence[float], field: str) -> Array:
+def check_weights(problem: PerceptronProblem, weights: Sequence[float], field: str) -> Array:
     """Return ``weights`` as an array of length m, or raise naming ``field``."""
     x = np.asarray(weights, dtype=np.float64)
     if x.shape != (problem.m,):
@@ -115,7 +126,7 @@ def check_weights(problem: Problem, weights: Sequence[float], field: str) -> Arr
     return x
 
 
-def error(problem: Problem, x: Array) -> float:
+def error(problem: PerceptronProblem, x: Array) -> float:
     """``E(x) = Σ_i (1 − θ(B_i·x))²``; NaN when a margin B_i·x overflows float64.
 
     B and x are finite, so an infinite or NaN margin is an overflow (or ∞ − ∞), never the
@@ -126,7 +137,7 @@ def error(problem: Problem, x: Array) -> float:
         return error_and_gradient(problem, x)[0]
 
 
-def error_and_gradient(problem: Problem, x: Array) -> tuple[float, Array]:
+def error_and_gradient(problem: PerceptronProblem, x: Array) -> tuple[float, Array]:
     """``E(x)`` and ``∇E(x) = −2·Bᵀ·((1 − θ(z))·θ'(z))`` with ``z = B·x``.
 
     Call inside ``np.errstate(over="ignore", invalid="ignore")``: overflow is reported by
@@ -141,7 +152,37 @@ def error_and_gradient(problem: Problem, x: Array) -> tuple[float, Array]:
     return float(np.dot(c, c)), g
 
 
-def accuracy(problem: Problem, x: Array) -> float:
+def accuracy(problem: PerceptronProblem, x: Array) -> float:
     """Fraction of examples with margin ``B_i·x > 0`` (θ(B_i·x) has the target's sign)."""
     with np.errstate(over="ignore", invalid="ignore"):
         return float(np.mean(problem.B @ x > 0.0))
+
+
+def initial_weights(
+    problem: PerceptronProblem, given: Sequence[float] | None, seed: int | None
+) -> Array:
+    """The starting point: ``given`` (checked), else uniform on ±INITIAL_WEIGHT_RANGE from
+    ``np.random.default_rng([seed, 0])``, else zeros."""
+    if given is not None:
+        return check_weights(problem, given, "initial_weights")
+    if seed is not None:
+        rng = np.random.default_rng([seed, 0])
+        return rng.uniform(-INITIAL_WEIGHT_RANGE, INITIAL_WEIGHT_RANGE, size=problem.m)
+    return np.zeros(problem.m)
+
+
+def time_unit(problem: PerceptronProblem, learning_rate: float, method: Method) -> float:
+    """τ, the time over which the weights can first move by O(1).
+
+    ``1/(η·‖B‖₂²)`` (the gradient's Lipschitz constant is of order ‖B‖₂²), computed in logs
+    and kept within [1e-250, 1e250] so that extreme rates and inputs give a finite τ; for
+    descent at least one step, since t counts steps. A net's τ is that of its inputs as a
+    perceptron.
+    """
+    norm = float(np.linalg.norm(problem.B, 2))
+    if norm > 0 and learning_rate > 0:
+        log_scale = math.log(learning_rate) + 2.0 * math.log(norm)
+        unit = math.exp(-min(max(log_scale, -UNIT_LOG_BOUND), UNIT_LOG_BOUND))
+    else:
+        unit = 1.0
+    return unit if method is Method.FLOW else max(1.0, unit)

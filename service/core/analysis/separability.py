@@ -57,8 +57,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import linprog, nnls
 
-from service.core.activations import Array
 from service.core.errors import InvalidProblem
+from service.core.model.activations import Array
 from service.vocabulary import CertificateKind
 
 CERTIFICATE_TOLERANCE = 1e-10
@@ -123,7 +123,35 @@ class Separability:
     lemma_explanation: str
 
 
+@dataclass(frozen=True, slots=True)
+class Unrepresentable:
+    """The separability facts of B exist but float64 cannot hold them (the hard-margin
+    weights or multipliers overflow); ``reason`` says why and what to do."""
+
+    reason: str
+
+
+SPAN_TOO_WIDE = (
+    "the largest entries of the nonzero rows of B = diag(y)·A must lie within a factor of about "
+    "1e144 of each other, so that ŵ (~1/shortest row) and its multipliers (~ŵ²) stay finite in "
+    "float64; rescale the inputs"
+)
+MARGIN_OVERFLOWS = (
+    "the hard-margin weights or multipliers of these inputs overflow float64 (the rows' "
+    "lengths span too many orders of magnitude, or are all tiny); rescale the inputs"
+)
+
+
 def test_separability(B: Array) -> Separability:
+    """:func:`analyse_separability`, with :class:`InvalidProblem` (naming
+    ``dataset.inputs``) when float64 cannot hold the facts."""
+    facts = analyse_separability(B)
+    if isinstance(facts, Unrepresentable):
+        raise InvalidProblem("dataset.inputs", facts.reason)
+    return facts
+
+
+def analyse_separability(B: Array) -> Separability | Unrepresentable:
     """Decide strict and weak separability of the rows of B, with witnesses or certificates.
 
     Parameters
@@ -133,7 +161,7 @@ def test_separability(B: Array) -> Separability:
 
     Returns
     -------
-    Separability
+    Separability or Unrepresentable
         Exactly one of ``separating_weights`` and a Gordan certificate is present when the
         weak condition holds; a Stiemke certificate when it does not. ``rank`` is the
         numerical rank (SVD, numpy's default tolerance); ``rows_independent`` is
@@ -145,6 +173,8 @@ def test_separability(B: Array) -> Separability:
     # exact, changes no certificate or witness, and multiplies ŵ by 2^−e, α by 2^−2e and the
     # margin by 2^e. Then ŵ ~ 1/(shortest row) and α ~ ŵ² stay representable.
     e = _balancing_exponent(B)
+    if e is None:
+        return Unrepresentable(SPAN_TOO_WIDE)
     B = np.ldexp(B, -e)
     rank = numerical_rank(B)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
@@ -153,6 +183,8 @@ def test_separability(B: Array) -> Separability:
     if max_margin is not None:
         unit_weights = max_margin.weights / _norm(max_margin.weights)
         max_margin = _unscale(max_margin, e)
+        if max_margin is None:
+            return Unrepresentable(MARGIN_OVERFLOWS)
     strict = max_margin is not None
     half_space: Array | None
     certificate: Certificate | None = gordan
@@ -181,9 +213,9 @@ def test_separability(B: Array) -> Separability:
     )
 
 
-def _balancing_exponent(B: Array) -> int:
-    """e with the nonzero rows of B/2^e centred on length 1 (log scale); InvalidProblem if
-    some nonzero row would then underflow to 0 or overflow (lengths spanning > ~1e300)."""
+def _balancing_exponent(B: Array) -> int | None:
+    """e with the nonzero rows of B/2^e centred on length 1 (log scale); None if some nonzero
+    row would then underflow to 0 or overflow (lengths spanning > ~1e300)."""
     top = np.max(np.abs(B), axis=1)
     nonzero = top > 0.0
     if not nonzero.any():
@@ -193,17 +225,12 @@ def _balancing_exponent(B: Array) -> int:
     with np.errstate(over="ignore", under="ignore"):
         scaled_top = np.ldexp(top[nonzero], -e)
     if (scaled_top < 2.0**-_SPAN_EXPONENT).any() or (scaled_top > 2.0**_SPAN_EXPONENT).any():
-        raise InvalidProblem(
-            "dataset.inputs",
-            "the largest entries of the nonzero rows of B = diag(y)·A must lie within a factor "
-            "of about 1e144 of each other, so that ŵ (~1/shortest row) and its multipliers "
-            "(~ŵ²) stay finite in float64; rescale the inputs",
-        )
+        return None
     return e
 
 
-def _unscale(mm: MaxMargin, e: int) -> MaxMargin:
-    """The hard-margin solution of 2^e·B from that of B; InvalidProblem if not representable."""
+def _unscale(mm: MaxMargin, e: int) -> MaxMargin | None:
+    """The hard-margin solution of 2^e·B from that of B; None if not representable."""
     with np.errstate(over="ignore"):
         weights = np.ldexp(mm.weights, -e)
         multipliers = np.ldexp(mm.multipliers, -2 * e)
@@ -213,11 +240,7 @@ def _unscale(mm: MaxMargin, e: int) -> MaxMargin:
         margin = math.inf
     finite = np.isfinite(weights).all() and np.isfinite(multipliers).all()
     if not (finite and math.isfinite(margin) and math.isfinite(mm.kkt_residual)):
-        raise InvalidProblem(
-            "dataset.inputs",
-            "the hard-margin weights or multipliers of these inputs overflow float64 (the rows' "
-            "lengths span too many orders of magnitude, or are all tiny); rescale the inputs",
-        )
+        return None
     return MaxMargin(
         weights=weights,
         margin=margin,

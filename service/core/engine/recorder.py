@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from service.core.activations import Array
+from service.core.model.activations import Array
 
 
 def record_schedule(steps: int, points: int) -> NDArray[np.int64]:
@@ -41,7 +41,7 @@ def record_schedule(steps: int, points: int) -> NDArray[np.int64]:
 
 
 @dataclass(frozen=True, slots=True)
-class History:
+class Trajectory:
     """Recorded samples of a run; rows align with ``t``.
 
     ``t`` are step counts (gd, online) or times (flow); ``weights`` and ``t_delta`` are
@@ -55,16 +55,28 @@ class History:
 
 
 class Recorder:
-    """Preallocated buffers filled at the times of a schedule (see :func:`record_schedule`)."""
+    """The buffers of a run's samples, allocated once for the times of a schedule (see
+    :func:`record_schedule`) plus the final time.
 
-    __slots__ = ("_t", "_error", "_weights", "_t_delta", "_size")
+    The compiled kernel fills :attr:`buffers` in place; :meth:`add` appends from Python (the
+    flow integrator and the tests' oracle).
+    """
 
-    def __init__(self, capacity: int, m: int) -> None:
+    __slots__ = ("schedule", "_t", "_error", "_weights", "_t_delta", "_size")
+
+    def __init__(self, schedule: NDArray[np.int64], m: int) -> None:
+        capacity = len(schedule) + 1
+        self.schedule = schedule
         self._t = np.empty(capacity, dtype=np.float64)
         self._error = np.empty(capacity, dtype=np.float64)
         self._weights = np.empty((capacity, m), dtype=np.float64)
         self._t_delta = np.empty((capacity, m), dtype=np.float64)
         self._size = 0
+
+    @property
+    def buffers(self) -> tuple[NDArray[np.int64], Array, Array, Array, Array]:
+        """(schedule, t, error, weights, t_delta): the kernel's ``records`` argument."""
+        return self.schedule, self._t, self._error, self._weights, self._t_delta
 
     def add(self, t: float, error: float, weights: Array, t_delta: Array | None) -> None:
         """Append one sample; ``t_delta=None`` records a NaN row (next iterate not finite)."""
@@ -75,10 +87,10 @@ class Recorder:
         self._t_delta[k] = np.nan if t_delta is None else t_delta
         self._size = k + 1
 
-    def history(self) -> History:
-        """The samples recorded so far (copies trimmed to size)."""
-        k = self._size
-        return History(
+    def trajectory(self, size: int | None = None) -> Trajectory:
+        """The first ``size`` samples (default: those added), as copies."""
+        k = self._size if size is None else size
+        return Trajectory(
             t=self._t[:k].copy(),
             error=self._error[:k].copy(),
             weights=self._weights[:k].copy(),

@@ -9,7 +9,8 @@
 * **Implicit bias** (Soudry, Hoffer, Nacson, Gunasekar, Srebro, JMLR 2018): gradient descent
   with a small enough step on strictly separable data and a loss with a tight exponential tail
   ``ℓ(z) ~ c·e^(−k·z)`` satisfies ``x(t) = (ŵ/k)·log t + O(1)`` (up to log log t terms when
-  the support is degenerate), ŵ the hard-margin solution of :mod:`service.core.separability`.
+  the support is degenerate), ŵ the hard-margin solution of
+  :mod:`service.core.analysis.separability`.
   (Substitute x' = k·x: the loss becomes c·e^(−z'), whose iterates grow like ŵ·log t; the
   constant c and the step size shift only the O(1) term.) Here the per-example loss is
   ``(1 − θ(z))²``: tanh has 1 − θ ~ 2e^(−2z), so k = 4; logistic has 2e^(−z), so k = 2.
@@ -21,17 +22,17 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from service.core.activations import Array, TailClass
-from service.core.problem import Problem
-from service.core.separability import Separability, test_separability
+from service.core.analysis.separability import Separability, Unrepresentable, analyse_separability
+from service.core.model.activations import Array, TailClass
+from service.core.model.problem import PerceptronProblem
 
 
 @dataclass(frozen=True, slots=True)
-class Theory:
+class TheoryReport:
     """The separability facts of a problem and the asymptotics theory predicts from them."""
 
     separability: Separability
@@ -49,12 +50,13 @@ class Theory:
 
 
 def predict_theory(
-    problem: Problem,
+    problem: PerceptronProblem,
     *,
     measured_log_rate: Array | None = None,
     measured_is_logarithmic: bool = False,
-) -> Theory:
-    """The Lemma's verdict and the implicit-bias prediction for ``problem``.
+) -> TheoryReport | Unrepresentable:
+    """The Lemma's verdict and the implicit-bias prediction for ``problem`` (or the state
+    saying float64 cannot hold its separability facts).
 
     Parameters
     ----------
@@ -66,7 +68,9 @@ def predict_theory(
         Whether the run's verdict was logarithmic divergence; the angle and the norm ratio
         are computed only then (a rate fitted to another kind of growth means nothing).
     """
-    facts = test_separability(problem.B)
+    facts = analyse_separability(problem.B)
+    if isinstance(facts, Unrepresentable):
+        return facts
     tail = problem.activation.tail
     name = problem.activation.name
     k: float | None = tail.loss_exponent if tail.kind is TailClass.EXPONENTIAL else None
@@ -93,7 +97,7 @@ def predict_theory(
     angle = ratio = None
     if predicted is not None and measured_log_rate is not None and measured_is_logarithmic:
         angle, ratio = compare_rates(predicted, np.asarray(measured_log_rate, dtype=np.float64))
-    return Theory(
+    return TheoryReport(
         separability=facts,
         lemma_applies=facts.lemma_applies,
         loss_tail=tail.kind,
@@ -102,6 +106,30 @@ def predict_theory(
         prediction_explanation=explanation,
         angle_degrees=angle,
         norm_ratio=ratio,
+    )
+
+
+PERCEPTRON_ONLY = (
+    "this net has hidden layers: Sontag's Lemma (no bounded trajectory on weakly separable "
+    "data) and the max-margin prediction log_rate = ŵ/k concern the single-layer perceptron "
+    "only, so no log_rate is predicted; the separability facts above are those of the "
+    "inputs as a perceptron would see them"
+)
+"""What the theory says for a net with hidden layers."""
+
+
+def network_theory(perceptron: PerceptronProblem) -> TheoryReport | Unrepresentable:
+    """The separability facts of a net's inputs (``perceptron``: the same inputs as a
+    perceptron problem), with no prediction: the Lemma and ŵ/k are the perceptron's."""
+    theory = predict_theory(perceptron)
+    if isinstance(theory, Unrepresentable):
+        return theory
+    return replace(
+        theory,
+        predicted_log_rate=None,
+        angle_degrees=None,
+        norm_ratio=None,
+        prediction_explanation=PERCEPTRON_ONLY,
     )
 
 

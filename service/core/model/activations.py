@@ -38,6 +38,9 @@ from service.vocabulary import ActivationName
 
 Array = NDArray[np.float64]
 
+TANH_CODE, LOGISTIC_CODE, ARCTAN_CODE, ERF_CODE = 0, 1, 2, 3
+"""The activations' codes in the compiled kernels (``Activation.code``)."""
+
 
 class TailClass(StrEnum):
     """How fast ``1 − θ(z)`` decays as z → +∞."""
@@ -82,7 +85,11 @@ class Activation:
     derivative: Callable[[ArrayLike], Array]
     complement: Callable[[ArrayLike], Array]
     """``1 − θ(z)``, computed without cancellation for every z."""
+    second_derivative: Callable[[ArrayLike], Array]
+    """θ''(z), written with θ and θ' (for the Hessian of E)."""
     tail: Tail
+    code: int
+    """The compiled kernels' code for θ (:data:`TANH_CODE` …): the kernels dispatch on it."""
 
 
 def _tanh_complement(z: ArrayLike) -> Array:
@@ -151,7 +158,11 @@ ACTIVATIONS: dict[ActivationName, Activation] = {
         theta=lambda z: np.tanh(np.asarray(z, dtype=np.float64)),
         derivative=_tanh_derivative,
         complement=_tanh_complement,
+        second_derivative=lambda z: (
+            -2.0 * np.tanh(np.asarray(z, dtype=np.float64)) * _tanh_derivative(z)
+        ),
         tail=Tail(TailClass.EXPONENTIAL, rate=2.0, coefficient=2.0),
+        code=TANH_CODE,
     ),
     ActivationName.LOGISTIC: Activation(
         name="logistic",
@@ -159,7 +170,9 @@ ACTIVATIONS: dict[ActivationName, Activation] = {
         theta=_logistic_theta,
         derivative=_logistic_derivative,
         complement=_logistic_complement,
+        second_derivative=lambda z: -_logistic_theta(z) * _logistic_derivative(z),
         tail=Tail(TailClass.EXPONENTIAL, rate=1.0, coefficient=2.0),
+        code=LOGISTIC_CODE,
     ),
     ActivationName.ARCTAN: Activation(
         name="arctan",
@@ -167,7 +180,11 @@ ACTIVATIONS: dict[ActivationName, Activation] = {
         theta=_arctan_theta,
         derivative=_arctan_derivative,
         complement=_arctan_complement,
+        second_derivative=lambda z: (
+            -math.pi * np.asarray(z, dtype=np.float64) * _arctan_derivative(z) ** 2
+        ),
         tail=Tail(TailClass.POLYNOMIAL, rate=1.0, coefficient=_TWO_OVER_PI),
+        code=ARCTAN_CODE,
     ),
     ActivationName.ERF: Activation(
         name="erf",
@@ -175,7 +192,9 @@ ACTIVATIONS: dict[ActivationName, Activation] = {
         theta=_erf_theta,
         derivative=_erf_derivative,
         complement=_erf_complement,
+        second_derivative=lambda z: -2.0 * np.asarray(z, dtype=np.float64) * _erf_derivative(z),
         tail=Tail(TailClass.GAUSSIAN, rate=1.0, coefficient=1.0 / math.sqrt(math.pi)),
+        code=ERF_CODE,
     ),
 }
 """The one registry of activations, by name."""

@@ -1,0 +1,29 @@
+"""FastAPI dependencies: the running app's settings and the limits of one computation."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from service.core.budget import Budget
+from service.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    """The running app's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_budget(request: Request) -> Budget:
+    """The running app's limits of one computation (``LEARNDYN_MAX_*``, the wall time)."""
+    return budget_of(get_settings(request))
+
+
+def budget_of(settings: Settings) -> Budget:
+    """The settings' limits of one computation."""
+    return Budget(
+        max_cells=settings.max_cells,
+        max_work=settings.max_work,
+        max_record_points=settings.max_record_points,
+        compute_seconds=settings.compute_seconds,
+    )

@@ -1,0 +1,254 @@
+"""The one place where requests become core inputs and core results become schemas.
+
+Routes validate (pydantic), make one core call, and map with the functions here. Arrays
+become lists; a non-finite float never reaches a response (``None`` where the schema allows
+it). Nothing here computes: every value is read from the core's result.
+"""
+
+from __future__ import annotations
+
+import math
+
+from service.core.analysis.divergence import DivergenceReport
+from service.core.analysis.landscape import InfinityEnd, Landscape
+from service.core.analysis.log_rule import LogRulePrediction
+from service.core.analysis.separability import Separability
+from service.core.analysis.theory import TheoryReport
+from service.core.engine.run import STOP_EXPLANATIONS, StopRules
+from service.core.queries import MinimaSpec
+from service.core.training import LayerReport, TrainingReport, TrainingSpec
+from service.schemas.minima import (
+    CriticalPointOut,
+    CurveOut,
+    GlobalMinimum,
+    Infinity,
+    InfinityEndOut,
+    LocalMinimumOut,
+    MinimaRequest,
+    MinimaResponse,
+    SubspaceOut,
+)
+from service.schemas.separability import Certificate, MaxMargin, SeparabilityResponse, Theory
+from service.schemas.train import (
+    Divergence,
+    Extrapolation,
+    History,
+    Layer,
+    TrainRequest,
+    TrainResponse,
+)
+
+# --------------------------------------------------------------------------- /train
+
+
+def training_spec(request: TrainRequest) -> TrainingSpec:
+    """The request as the core's :class:`TrainingSpec`."""
+    stop = request.stop
+    data = request.dataset
+    return TrainingSpec(
+        inputs=data.inputs,
+        targets=data.targets,
+        bias=data.bias,
+        activation=request.activation,
+        hidden=tuple(request.network.hidden),
+        method=request.method,
+        learning_rate=request.learning_rate,
+        steps_given="steps" in request.model_fields_set,
+        stop=StopRules(
+            steps=request.steps,
+            weight_bound=stop.weight_bound,
+            step_tolerance=stop.step_tolerance,
+            error_tolerance=stop.error_tolerance,
+            on_classification=stop.on_classification,
+        ),
+        initial_weights=request.initial_weights,
+        seed=request.seed,
+        order=request.order,
+        record_points=request.record.points,
+        t_max=request.t_max,
+        rtol=request.rtol,
+        atol=request.atol,
+        extrapolate_to=request.extrapolate_to,
+    )
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def train_response(report: TrainingReport) -> TrainResponse:
+    """The schema of a :class:`TrainingReport`."""
+    run = report.run
+    h = run.trajectory
+    return TrainResponse(
+        weights=run.weights.tolist(),
+        error=run.error,
+        steps=run.steps,
+        stopped_by=run.stopped_by,
+        stop_explanation=STOP_EXPLANATIONS[run.stopped_by],
+        accuracy=run.accuracy,
+        last_step=_finite_or_none(run.last_step),
+        gradient_norm=run.gradient_norm,
+        history=History(
+            t=h.t.tolist(),
+            error=h.error.tolist(),
+            weights=h.weights.tolist(),
+            t_delta=[row.tolist() if all(map(math.isfinite, row)) else None for row in h.t_delta],
+        ),
+        divergence=_divergence(report.divergence),
+        t_final=float(h.t[-1]),
+        extrapolation=_extrapolation(report.prediction),
+        theory=None if report.theory is None else theory_response(report.theory),
+        layers=None if report.layers is None else [_layer(layer) for layer in report.layers],
+        initial_seed=report.initial_seed,
+    )
+
+
+def _divergence(report: DivergenceReport) -> Divergence:
+    return Divergence(
+        verdict=report.verdict,
+        log_rate=None if report.log_rate is None else report.log_rate.tolist(),
+        power=_finite_or_none(report.power),
+        apparent_convergence=report.apparent_convergence,
+        window=None if report.window is None else list(report.window),
+        explanation=report.explanation,
+        goodness=_finite_or_none(report.goodness),
+        rate_exponent=_finite_or_none(report.rate_exponent),
+    )
+
+
+def _extrapolation(prediction: LogRulePrediction | None) -> Extrapolation | None:
+    if prediction is None:
+        return None
+    return Extrapolation(
+        direction=prediction.direction.tolist(),
+        t=prediction.t.tolist(),
+        weights=prediction.weights.tolist(),
+        error=prediction.error.tolist(),
+    )
+
+
+def _layer(layer: LayerReport) -> Layer:
+    summary, report = layer.summary, layer.divergence
+    return Layer(
+        index=summary.index,
+        inputs=summary.inputs,
+        units=summary.units,
+        start=summary.start,
+        stop=summary.stop,
+        weights=summary.weights.tolist(),
+        bias=None if summary.bias is None else summary.bias.tolist(),
+        t_delta=None if summary.t_delta is None else summary.t_delta.tolist(),
+        t_delta_norm=_finite_or_none(summary.t_delta_norm),
+        t_delta_drift=_finite_or_none(summary.t_delta_drift),
+        log_rate=None if report.log_rate is None else report.log_rate.tolist(),
+        verdict=report.verdict,
+    )
+
+
+# --------------------------------------------------------------------------- /separability
+
+
+def separability_response(facts: Separability) -> SeparabilityResponse:
+    """The schema of a core :class:`Separability`."""
+    cert = facts.certificate
+    mm = facts.max_margin
+    return SeparabilityResponse(
+        n=facts.n,
+        m=facts.m,
+        strictly_separable=facts.strictly_separable,
+        weakly_separable=facts.weakly_separable,
+        rank=facts.rank,
+        rows_independent=facts.rows_independent,
+        separating_weights=None
+        if facts.separating_weights is None
+        else facts.separating_weights.tolist(),
+        half_space_weights=None
+        if facts.half_space_weights is None
+        else facts.half_space_weights.tolist(),
+        certificate=None
+        if cert is None
+        else Certificate(
+            kind=cert.kind, multipliers=cert.multipliers.tolist(), residual=cert.residual
+        ),
+        max_margin=None
+        if mm is None
+        else MaxMargin(
+            weights=mm.weights.tolist(),
+            margin=mm.margin,
+            support_vectors=mm.support_vectors.tolist(),
+            multipliers=mm.multipliers.tolist(),
+            kkt_residual=mm.kkt_residual,
+        ),
+        lemma_applies=facts.lemma_applies,
+        lemma_explanation=facts.lemma_explanation,
+    )
+
+
+def theory_response(theory: TheoryReport) -> Theory:
+    """The schema of a core :class:`TheoryReport`."""
+    rate = theory.predicted_log_rate
+    return Theory(
+        separability=separability_response(theory.separability),
+        lemma_applies=theory.lemma_applies,
+        loss_tail=theory.loss_tail.value,
+        loss_exponent=theory.loss_exponent,
+        predicted_log_rate=None if rate is None else rate.tolist(),
+        prediction_explanation=theory.prediction_explanation,
+        angle_degrees=theory.angle_degrees,
+        norm_ratio=theory.norm_ratio,
+    )
+
+
+# --------------------------------------------------------------------------- /minima
+
+
+def minima_spec(request: MinimaRequest) -> MinimaSpec:
+    """The request as the core's :class:`MinimaSpec`."""
+    data = request.dataset
+    return MinimaSpec(
+        inputs=data.inputs,
+        targets=data.targets,
+        bias=data.bias,
+        activation=request.activation,
+        curve_points=request.curve.points if request.curve else None,
+    )
+
+
+def _end(end: InfinityEnd) -> InfinityEndOut:
+    return InfinityEndOut(
+        error_limit=end.error_limit,
+        local_min=end.local_min,
+        approach=end.approach,
+    )
+
+
+def minima_response(land: Landscape) -> MinimaResponse:
+    """The schema of a core :class:`Landscape`."""
+    sub, curve, best = land.subspace, land.curve, land.global_minimum
+    return MinimaResponse(
+        critical_points=[
+            CriticalPointOut(x=p.x, kind=p.kind, error=p.error) for p in land.critical_points
+        ],
+        infinity=Infinity(plus=_end(land.plus), minus=_end(land.minus)),
+        local_minima=[
+            LocalMinimumOut(location=m.location, x=m.x, error=m.error) for m in land.local_minima
+        ],
+        global_minimum=GlobalMinimum(
+            error=land.global_error,
+            distance=land.distance,
+            location=best.location,
+            x=best.x,
+        ),
+        flat=land.flat,
+        subspace=SubspaceOut(type=sub.type, a=sub.a, vector=list(sub.vector)) if sub else None,
+        curve=CurveOut(
+            scale=curve.scale,
+            s=curve.s.tolist(),
+            x=curve.x.tolist(),
+            error=curve.error.tolist(),
+            image=curve.image.tolist() if curve.image is not None else None,
+        )
+        if curve
+        else None,
+    )

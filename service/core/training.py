@@ -1,0 +1,213 @@
+"""The /train use case in one call: run, verdict, log rule, theory and per-layer figures.
+
+:func:`train` takes a :class:`TrainingSpec` (a /train request as plain data) and a
+:class:`~service.core.budget.Budget`, and returns a :class:`TrainingReport`. A router, a figure
+or a study worker calls it with no web framework in sight; its domain rules live here:
+
+* the model is the perceptron when ``hidden`` is empty, else a net with those hidden layers;
+* ``flow`` integrates to ``t_max`` (and rejects ``steps`` and ``order``), ``gd`` and ``online``
+  run ``steps`` (and reject ``t_max``, ``rtol`` and ``atol``);
+* the verdict judges the whole run (and, for a net, each layer alone) with the time unit τ of
+  the inputs as a perceptron;
+* the log rule extrapolates logarithmic perceptron runs; a net's theory keeps the data's
+  separability facts and predicts no log_rate (the Lemma and the max-margin prediction
+  concern the single-layer perceptron only);
+* a theory whose magnitudes float64 cannot hold is not an error: the report says so in
+  ``theory_note`` and the run stands without it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from service.core.analysis.divergence import DivergenceReport, judge_divergence
+from service.core.analysis.layers import LayerSummary, judge_layers, summarise_layers
+from service.core.analysis.log_rule import LogRulePrediction, extrapolate
+from service.core.analysis.separability import Unrepresentable
+from service.core.analysis.theory import TheoryReport, network_theory, predict_theory
+from service.core.budget import Budget
+from service.core.engine.descent import run_descent
+from service.core.engine.flow import DEFAULT_ATOL, DEFAULT_RTOL, run_flow
+from service.core.engine.run import RunResult, StopRules
+from service.core.errors import InvalidProblem
+from service.core.model.activations import get_activation
+from service.core.model.models import Model
+from service.core.model.network import DEFAULT_SEED, NetworkProblem, build_network_problem
+from service.core.model.problem import build_problem, time_unit
+from service.vocabulary import Method, Order, Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingSpec:
+    """A /train request as plain data (the schema's defaults already applied).
+
+    ``steps_given`` says whether the request named ``steps`` (``flow`` rejects it);
+    ``stop.steps`` is the step budget.
+    """
+
+    inputs: Sequence[Sequence[float]]
+    targets: Sequence[float]
+    stop: StopRules
+    bias: bool = False
+    activation: str = "tanh"
+    hidden: tuple[int, ...] = ()
+    method: Method = Method.GD
+    learning_rate: float = 0.1
+    steps_given: bool = False
+    initial_weights: Sequence[float] | None = None
+    seed: int | None = None
+    order: Order = Order.GIVEN
+    record_points: int = 200
+    t_max: float | None = None
+    rtol: float | None = None
+    atol: float | None = None
+    extrapolate_to: Sequence[float] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LayerReport:
+    """One weight layer of a net: its share of the run and the verdict on its weights."""
+
+    summary: LayerSummary
+    divergence: DivergenceReport
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingReport:
+    """Everything /train answers.
+
+    ``prediction`` is the log rule's (logarithmic perceptron runs only); ``theory`` is None
+    when float64 cannot hold it, and ``theory_note`` then says why; ``layers`` and
+    ``initial_seed`` (the seed the weights were drawn from, None when given) are a net's.
+    """
+
+    run: RunResult
+    divergence: DivergenceReport
+    prediction: LogRulePrediction | None
+    theory: TheoryReport | None
+    theory_note: str | None = None
+    layers: list[LayerReport] | None = None
+    initial_seed: int | None = None
+
+
+def train(spec: TrainingSpec, budget: Budget) -> TrainingReport:
+    """Run ``spec``'s descent or flow within ``budget`` and judge the weights' fate.
+
+    Raises
+    ------
+    InvalidProblem
+        The request breaks a rule (a field that does not apply to its method or model, bad
+        data, wrong initial weights); :class:`~service.core.errors.LimitExceeded` when it is
+        over ``budget``.
+    TimeLimitExceeded
+        The run passed ``budget.compute_seconds``.
+    """
+    activation = get_activation(spec.activation)
+    model: Model
+    if spec.hidden:
+        if spec.extrapolate_to is not None:
+            raise InvalidProblem(
+                "extrapolate_to",
+                "applies to the perceptron (network.hidden empty): the log rule's error "
+                "predictions use the single-layer E",
+            )
+        model = build_network_problem(
+            spec.inputs, spec.targets, activation, hidden=spec.hidden, bias=spec.bias
+        )
+        budget.check_size(model.n, model.m)
+        perceptron = build_problem(spec.inputs, spec.targets, activation, bias=spec.bias)
+    else:
+        model = perceptron = build_problem(spec.inputs, spec.targets, activation, bias=spec.bias)
+        budget.check_size(model.n, model.m)
+    budget.check_record(spec.record_points)
+    run = _run(model, spec, budget)
+    monotone = spec.method is not Method.ONLINE
+    tau = time_unit(perceptron, spec.learning_rate, spec.method)
+    verdict = judge_divergence(
+        run.trajectory,
+        last_step=run.last_step,
+        stopped_by=run.stopped_by,
+        step_tolerance=spec.stop.step_tolerance,
+        time_unit=tau,
+        monotone=monotone,
+    )
+    if isinstance(model, NetworkProblem):
+        layers = judge_layers(
+            model.layout,
+            run.trajectory,
+            last_step=run.last_step,
+            stopped_by=run.stopped_by,
+            step_tolerance=spec.stop.step_tolerance,
+            time_unit=tau,
+            monotone=monotone,
+        )
+        summaries = summarise_layers(model.layout, run.weights, run.trajectory)
+        facts = network_theory(perceptron)
+        return TrainingReport(
+            run=run,
+            divergence=verdict,
+            prediction=None,
+            theory=facts if isinstance(facts, TheoryReport) else None,
+            theory_note=facts.reason if isinstance(facts, Unrepresentable) else None,
+            layers=[LayerReport(s, r) for s, r in zip(summaries, layers, strict=True)],
+            initial_seed=_drawn_seed(spec),
+        )
+    theory = predict_theory(
+        perceptron,
+        measured_log_rate=verdict.log_rate,
+        measured_is_logarithmic=verdict.verdict is Verdict.LOGARITHMIC,
+    )
+    return TrainingReport(
+        run=run,
+        divergence=verdict,
+        prediction=extrapolate(model, run.trajectory, verdict, spec.extrapolate_to),
+        theory=theory if isinstance(theory, TheoryReport) else None,
+        theory_note=theory.reason if isinstance(theory, Unrepresentable) else None,
+    )
+
+
+def _drawn_seed(spec: TrainingSpec) -> int | None:
+    """The seed a net's initial weights were drawn from; None when they were given."""
+    if spec.initial_weights is not None:
+        return None
+    return DEFAULT_SEED if spec.seed is None else spec.seed
+
+
+def _run(model: Model, spec: TrainingSpec, budget: Budget) -> RunResult:
+    """The run the spec asks for: the flow to t_max, or gd/online for the step budget."""
+    if spec.method is Method.FLOW:
+        if spec.t_max is None:
+            raise InvalidProblem("t_max", "method 'flow' needs t_max, the time to integrate to")
+        if spec.steps_given:
+            raise InvalidProblem("steps", "applies to gd and online; method 'flow' runs to t_max")
+        if spec.order is not Order.GIVEN:
+            raise InvalidProblem("order", "'shuffled' applies to method 'online' only")
+        budget.check_flow_work(model.n, model.m)
+        return run_flow(
+            model,
+            alpha=spec.learning_rate,
+            t_max=spec.t_max,
+            stop=spec.stop,
+            record_points=spec.record_points,
+            initial=spec.initial_weights,
+            seed=spec.seed,
+            rtol=DEFAULT_RTOL if spec.rtol is None else spec.rtol,
+            atol=DEFAULT_ATOL if spec.atol is None else spec.atol,
+            time_limit=budget.compute_seconds,
+        )
+    for name in ("t_max", "rtol", "atol"):
+        if getattr(spec, name) is not None:
+            raise InvalidProblem(name, "applies to method 'flow' only")
+    budget.check_work(spec.stop.steps, model.n, model.m)
+    return run_descent(
+        model,
+        method=spec.method,
+        learning_rate=spec.learning_rate,
+        stop=spec.stop,
+        record_points=spec.record_points,
+        initial=spec.initial_weights,
+        seed=spec.seed,
+        order=spec.order,
+        time_limit=budget.compute_seconds,
+    )

@@ -1,0 +1,50 @@
+"""The one limits table: every fixed bound of a request, read by the schemas and by the core.
+
+This module imports nothing but the standard library, so that ``service.schemas`` (pydantic,
+no numpy) and ``service.core`` (numpy, no pydantic) share one definition of each bound. The
+bounds an operator may change (body size, n·m, steps·n·m, record points, wall time) are the
+settings (:mod:`service.settings`, ``LEARNDYN_*``); their defaults are here too.
+"""
+
+from __future__ import annotations
+
+# --- networks
+MAX_HIDDEN_LAYERS = 8
+"""At most this many hidden layers."""
+MAX_HIDDEN_WIDTH = 256
+"""At most this many units in a hidden layer."""
+
+# --- runs
+MAX_STEPS = 10**10
+"""The largest step budget a request may name (the work limit also applies)."""
+MAX_SEED = 2**63 - 1
+"""Seeds are in [0, MAX_SEED]."""
+MAX_RECORD_POINTS = 10_000
+"""The schema's cap on ``record.points``; ``LEARNDYN_MAX_RECORD_POINTS`` may lower it."""
+MAX_EXTRAPOLATION_TIMES = 20
+"""At most this many times in ``extrapolate_to``."""
+
+# --- the gradient flow
+MIN_T_MAX = 1e-100
+"""The smallest horizon ``t_max`` accepted."""
+MAX_T_MAX = 1e15
+"""The largest horizon ``t_max`` accepted."""
+MIN_TIME_UNITS = 1e-9
+"""The shortest horizon in natural time units, t_max/τ: below it the weights cannot move."""
+MAX_TIME_UNITS = 1e30
+"""The longest horizon in natural time units, t_max/τ (30 decades of t/τ)."""
+FLOW_EVALUATIONS = 5_000
+"""The flow's cost model: an upper estimate of the integrator's right-hand side evaluations
+per request, each costing about n·m·(m + 1) (a gradient and a Jacobian row per weight)."""
+
+# --- landscapes
+MIN_CURVE_POINTS = 3
+MAX_CURVE_POINTS = 10_001
+"""Samples of E(x) a /minima request may ask for."""
+
+# --- defaults of the settings (LEARNDYN_*)
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+DEFAULT_MAX_CELLS = 5_000_000
+DEFAULT_MAX_WORK = 2_000_000_000
+DEFAULT_MAX_RECORD_POINTS = MAX_RECORD_POINTS
+DEFAULT_COMPUTE_SECONDS = 120.0
