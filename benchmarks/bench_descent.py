@@ -38,7 +38,9 @@ import numpy as np
 from numba import njit
 
 from service.core.engine import descent
-from service.core.engine.descent import StopRules, run_descent, warm_up
+from service.core.engine.descent import run_descent
+from service.core.engine.run import StopRules
+from service.core.engine.warmup import warm_up
 from service.core.engine.workspace import unshared
 from service.core.model.activations import get_activation
 from service.core.model.problem import PerceptronProblem, build_problem
@@ -420,7 +422,9 @@ def section_service(quick: bool) -> None:
 
 MEMORY_SCRIPT = """
 import resource, sys, time
-from service.core.engine.descent import StopRules, run_descent, warm_up
+from service.core.engine.run import StopRules
+from service.core.engine.descent import run_descent
+from service.core.engine.warmup import warm_up
 from service.core.engine import descent
 from service.core.model.activations import get_activation
 from service.core.model.problem import build_problem

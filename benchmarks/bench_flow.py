@@ -10,11 +10,11 @@ from __future__ import annotations
 import statistics
 import time
 
-from service.core.analysis.divergence import judge_divergence, time_unit
-from service.core.engine.descent import StopRules
+from service.core.analysis.divergence import judge_divergence
 from service.core.engine.flow import run_flow
+from service.core.engine.run import StopRules
 from service.core.model.activations import get_activation
-from service.core.model.problem import build_problem
+from service.core.model.problem import build_problem, time_unit
 from service.vocabulary import Method
 
 INPUTS = [[1.0, 2.0], [2.0, 1.0], [-1.0, -1.5], [-2.0, -0.5], [0.5, 1.0]]
@@ -32,7 +32,7 @@ def main() -> None:
             problem, alpha=1.0, t_max=T_MAX, stop=StopRules(steps=1), record_points=200
         )
         report = judge_divergence(
-            result.history,
+            result.trajectory,
             last_step=result.last_step,
             stopped_by=result.stopped_by,
             time_unit=time_unit(problem, 1.0, Method.FLOW),

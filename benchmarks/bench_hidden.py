@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_hidden.py
 
-1. Steps per second of ``run_network_descent`` (gd, tanh, biases) on XOR at 2-2-1, 2-8-1
+1. Steps per second of ``run_descent`` (gd, tanh, biases) on XOR at 2-2-1, 2-8-1
    and 2-8-8-1, best of 5 runs of 10^6 steps (after a compiling run). Target at 2-2-1:
    ≥ 10^6 steps/s.
 2. POST /train in process (TestClient) for the paper's Figure 5 request (2-2-1, 10^6 steps),
@@ -19,10 +19,11 @@ import time
 
 import numpy as np
 from fastapi.testclient import TestClient
-from service.core.engine.net_descent import run_network_descent, summarise_layers
 
 from service.app import create_app
-from service.core.engine.descent import StopRules
+from service.core.analysis.layers import summarise_layers
+from service.core.engine.descent import run_descent
+from service.core.engine.run import StopRules
 from service.core.model.activations import get_activation
 from service.core.model.network import (
     NetworkProblem,
@@ -44,13 +45,13 @@ def xor(hidden: list[int]) -> NetworkProblem:
 
 
 def best_rate(problem: NetworkProblem, method: Method, steps: int, repeats: int = 5) -> float:
-    run_network_descent(
+    run_descent(
         problem, method=method, learning_rate=0.05, stop=StopRules(steps=10), record_points=5
     )
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
-        run_network_descent(
+        run_descent(
             problem, method=method, learning_rate=0.05, stop=StopRules(steps=steps),
             record_points=200, seed=0,
         )  # fmt: skip
@@ -67,7 +68,7 @@ def numpy_rate(problem: NetworkProblem, steps: int = 10_000) -> float:
 
 
 def main() -> None:
-    print("1. run_network_descent, gd, tanh with biases, XOR, 10^6 steps (best of 5)")
+    print("1. run_descent, gd, tanh with biases, XOR, 10^6 steps (best of 5)")
     for hidden in ([2], [8], [8, 8]):
         rate = best_rate(xor(hidden), Method.GD, STEPS)
         label = "-".join(map(str, [2, *hidden, 1]))
@@ -100,11 +101,11 @@ def main() -> None:
     reached = []
     problem = xor([2])
     for seed in range(20):
-        result = run_network_descent(
+        result = run_descent(
             problem, method=Method.GD, learning_rate=0.05, stop=StopRules(steps=STEPS),
             record_points=200, seed=seed,
         ).result  # fmt: skip
-        layers = summarise_layers(problem.layout, result.weights, result.history)
+        layers = summarise_layers(problem.layout, result.weights, result.trajectory)
         drift = layers[-1].t_delta_drift
         print(
             f"   seed {seed:2d}: accuracy {result.accuracy:.2f}, E {result.error:.3g}, output "

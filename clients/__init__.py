@@ -6,14 +6,22 @@ Needs only httpx and pydantic (``service.schemas`` imports neither numpy nor Fas
 
     with Client() as client:
         print(client.train(inputs=[[1.0]], targets=[1], steps=10_000).weights)
+
+Errors are one small tree (:mod:`clients.errors`): :class:`InvalidRequest` for a request to
+fix (:class:`LocalValidationError` if the client refused it before sending, with no status;
+:class:`RequestRefused` for the service's 4xx), :class:`Overloaded` to retry later,
+:class:`ComputationTimeout` to ask for less, :class:`ServerError`, :class:`TransportError`.
 """
 
 from clients.client import AsyncClient, Client
 from clients.errors import (
     APIError,
+    ComputationTimeout,
     InvalidRequest,
     LearndynError,
+    LocalValidationError,
     Overloaded,
+    RequestRefused,
     ServerError,
     TransportError,
 )
@@ -22,9 +30,12 @@ __all__ = [
     "APIError",
     "AsyncClient",
     "Client",
+    "ComputationTimeout",
     "InvalidRequest",
     "LearndynError",
+    "LocalValidationError",
     "Overloaded",
+    "RequestRefused",
     "ServerError",
     "TransportError",
 ]

@@ -14,13 +14,13 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from clients.errors import (
-    InvalidRequest,
     LearndynError,
     TransportError,
     error_from_response,
+    local_validation_error,
     retry_after_seconds,
 )
-from service.schemas import FieldError, Health, TrainResponse, Version
+from service.schemas import Health, TrainResponse, Version
 from service.schemas.minima import MinimaResponse
 from service.schemas.separability import SeparabilityResponse
 
@@ -67,8 +67,9 @@ def build_request(
     """The request model: ``given`` as is, or built from keyword arguments.
 
     ``inputs``, ``targets`` and ``bias`` may be given at the top level; they go into
-    ``dataset``. Invalid arguments raise :class:`InvalidRequest` (status 422, checked here
-    before anything is sent) with the same field names the service would use.
+    ``dataset``. Arguments that do not fit ``model`` raise
+    :class:`~clients.errors.LocalValidationError` (no status: nothing has been sent), naming
+    each field as the service would, with pydantic's reason.
     """
     if given is not None:
         if fields:
@@ -81,22 +82,7 @@ def build_request(
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        errors = [
-            FieldError(
-                loc=["body", *e["loc"]],
-                field=".".join(str(p) for p in e["loc"]),
-                message=e["msg"],
-                type=e["type"],
-            )
-            for e in exc.errors()
-        ]
-        fields_named = ", ".join(e.field for e in errors)
-        raise InvalidRequest(
-            422,
-            "Invalid request (checked by the client)",
-            f"invalid fields: {fields_named}",
-            errors,
-        ) from exc
+        raise local_validation_error(exc) from exc
 
 
 class BaseClient:
@@ -104,6 +90,7 @@ class BaseClient:
 
     Retrying is safe for every endpoint: each is a pure computation with no side effects,
     so a POST repeated after a dropped connection, a 429 or a 503 computes the same answer.
+    It is useless after a 504: the same computation would be stopped at the same limit.
     """
 
     def __init__(
@@ -155,6 +142,9 @@ class BaseClient:
 
         Retried: connection failures, 429 and 503. The wait is the service's Retry-After
         when it gives one, else ``backoff·2^attempt``; both are capped at ``max_backoff``.
+        Never retried: a 504 (:class:`~clients.errors.ComputationTimeout`: the same request
+        would hit the same time limit), other errors, and a read timeout (the request may
+        still be computing).
         """
         if attempt >= self.retries:
             return None

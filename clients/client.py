@@ -56,9 +56,27 @@ class Client(BaseClient):
     retries
         Retries after a connection failure, a 429 or a 503 (safe: every endpoint is a pure
         computation), with exponential backoff from ``backoff`` seconds, honouring
-        Retry-After, capped at ``max_backoff``.
+        Retry-After, capped at ``max_backoff``. Never after a 504: the same request would be
+        stopped at the same time limit.
     transport
         An ``httpx.BaseTransport`` (tests inject one; default: the network).
+
+    Raises
+    ------
+    LocalValidationError
+        Arguments that do not fit the request model, refused before anything was sent
+        (``status`` None; ``errors`` names each field and the reason).
+    RequestRefused
+        A 4xx: the service refused the request. Both this and the above are
+        :class:`~clients.errors.InvalidRequest`.
+    Overloaded
+        A 429 or 503 still answered after ``retries`` retries.
+    ComputationTimeout
+        A 504: the computation was stopped at the service's wall-time limit; ask for less.
+    ServerError
+        Any other 5xx.
+    TransportError
+        No answer: the service could not be reached, or did not answer within ``timeout``.
     """
 
     def __init__(

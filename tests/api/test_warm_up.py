@@ -7,11 +7,11 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
-from service.api.limits import check_work
 
-from service.api.problems import LimitExceeded
+from service.api.dependencies import budget_of
 from service.app import create_app
-from service.core.engine.descent import warm_up
+from service.core.engine.warmup import warm_up
+from service.core.errors import LimitExceeded
 from service.settings import Settings
 from tests.conftest import wait_until_ready
 
@@ -57,10 +57,10 @@ def test_the_numba_cache_dir_is_a_setting() -> None:
 
 
 def test_the_default_work_budget_allows_1e8_steps_at_n4_m3() -> None:
-    settings = Settings()
-    check_work(settings, 10**8, 4, 3)  # 1.2e9 ≤ 2e9
+    budget = budget_of(Settings())
+    budget.check_work(10**8, 4, 3)  # 1.2e9 ≤ 2e9
     with pytest.raises(LimitExceeded, match="steps·n·m = 200000000·4·3"):
-        check_work(settings, 2 * 10**8, 4, 3)
+        budget.check_work(2 * 10**8, 4, 3)
 
 
 def test_cli_warmup_compiles_the_kernel(capsys: pytest.CaptureFixture[str]) -> None:

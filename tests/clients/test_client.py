@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Iterator
 
 import httpx
+import pydantic
 import pytest
 from fastapi.testclient import TestClient
 
@@ -17,9 +18,12 @@ from clients import (
     APIError,
     AsyncClient,
     Client,
+    ComputationTimeout,
     InvalidRequest,
     LearndynError,
+    LocalValidationError,
     Overloaded,
+    RequestRefused,
     ServerError,
     TransportError,
 )
@@ -60,6 +64,23 @@ def problem(status: int, **headers: str) -> Callable[[], httpx.Response]:
     body = {"type": "about:blank", "title": "Busy", "status": status, "detail": "try later"}
     return lambda: httpx.Response(
         status, json=body, headers={"content-type": "application/problem+json", **headers}
+    )
+
+
+TIME_LIMIT = {
+    "type": "urn:learndyn:time-limit",
+    "title": "Gateway Timeout",
+    "status": 504,
+    "detail": "the computation was stopped at its wall-time limit of 120 s, after 6000000 of "
+    "1000000000 steps; ask for less (or raise LEARNDYN_COMPUTE_SECONDS)",
+}
+"""The 504 the service answers when a computation reaches LEARNDYN_COMPUTE_SECONDS, as
+``service/api/problems.py`` sends it (no ``errors``)."""
+
+
+def time_limit() -> httpx.Response:
+    return httpx.Response(
+        504, json=TIME_LIMIT, headers={"content-type": "application/problem+json"}
     )
 
 
@@ -111,12 +132,15 @@ def test_connection_refused_is_a_transport_error() -> None:
 # -- in-process app through an injected transport ----------------------------------------
 
 
-def test_a_422_is_invalid_request_with_the_fields(app_transport: httpx.MockTransport) -> None:
+def test_a_422_is_refused_by_the_service_with_the_fields(
+    app_transport: httpx.MockTransport,
+) -> None:
     with Client(transport=app_transport) as client:
-        with pytest.raises(InvalidRequest) as info:
+        with pytest.raises(RequestRefused) as info:
             client.train(inputs=[[1.0, 2.0], [1.0]], targets=[1, -1])
     error = info.value
-    assert error.status == 422 and isinstance(error, APIError)
+    assert error.status == 422
+    assert isinstance(error, APIError) and isinstance(error, InvalidRequest)
     assert error.fields == ["dataset.inputs"]
     assert "row 1" in error.errors[0].message
 
@@ -124,9 +148,47 @@ def test_a_422_is_invalid_request_with_the_fields(app_transport: httpx.MockTrans
 def test_invalid_keyword_arguments_are_refused_before_sending() -> None:
     transport, seen = counting([ok_health])
     with Client(transport=transport) as client:
-        with pytest.raises(InvalidRequest) as info:
+        with pytest.raises(LocalValidationError) as info:
             client.train(inputs=[[1.0]], targets=[1], learning_rate=-1.0)
-    assert info.value.fields == ["learning_rate"] and seen == []
+    error = info.value
+    assert seen == []  # nothing was sent
+    assert error.status is None and not isinstance(error, APIError)
+    assert isinstance(error, InvalidRequest)  # `except InvalidRequest` still catches it
+    assert error.fields == ["learning_rate"]
+    assert error.errors[0].loc == ["body", "learning_rate"]
+    assert error.errors[0].message == "Input should be greater than 0"  # pydantic's gt=0
+    assert "learning_rate: Input should be greater than 0" in str(error)
+    assert "not sent" in str(error) and "422" not in str(error)
+    assert isinstance(error.__cause__, pydantic.ValidationError)
+
+
+def test_a_local_validation_error_names_every_field_with_its_reason() -> None:
+    transport, seen = counting([ok_health])
+    with Client(transport=transport) as client:
+        with pytest.raises(LocalValidationError) as info:
+            client.train(inputs=[[1.0, math.inf]], targets=[1], steps="10", colour="red")
+    assert seen == []
+    reasons = {e.field: e.message for e in info.value.errors}
+    assert set(reasons) == {"dataset.inputs.0.1", "steps", "colour"}
+    assert reasons["steps"] == "Input should be a valid integer"
+    assert reasons["colour"] == "Extra inputs are not permitted"
+    for field, reason in reasons.items():
+        assert f"{field}: {reason}" in str(info.value)
+
+
+def test_the_client_names_a_field_as_the_service_would(
+    app_transport: httpx.MockTransport,
+) -> None:
+    request = TrainRequest.model_construct(  # skips the local check, so the service sees it
+        dataset=Dataset(inputs=[[1.0]], targets=[1]), learning_rate=-1.0
+    )
+    with Client(transport=app_transport) as client:
+        with pytest.raises(RequestRefused) as remote:
+            client.train(request)
+        with pytest.raises(LocalValidationError) as local:
+            client.train(inputs=[[1.0]], targets=[1], learning_rate=-1.0)
+    assert remote.value.status == 422 and local.value.status is None
+    assert local.value.errors == remote.value.errors
 
 
 def test_keyword_arguments_and_request_model_agree(app_transport: httpx.MockTransport) -> None:
@@ -180,6 +242,46 @@ def test_server_errors_are_not_retried() -> None:
     assert len(seen) == 1 and info.value.status == 500 and info.value.detail == "try later"
 
 
+def test_a_504_is_a_computation_timeout_and_is_not_retried() -> None:
+    transport, seen = counting([time_limit, ok_health])
+    with Client(transport=transport, retries=3, backoff=0.0) as client:
+        with pytest.raises(ComputationTimeout) as info:
+            client.health()
+    error = info.value
+    assert len(seen) == 1  # the same request would hit the same limit
+    assert not isinstance(error, ServerError) and isinstance(error, APIError)
+    assert error.status == 504 and error.title == "Gateway Timeout"
+    assert error.detail == TIME_LIMIT["detail"] and error.errors == []
+    assert "ask for less" in str(error)
+
+
+@pytest.mark.anyio
+async def test_async_a_504_is_a_computation_timeout_and_is_not_retried() -> None:
+    transport, seen = counting([time_limit, ok_health])
+    async with AsyncClient(transport=transport, retries=3, backoff=0.0) as client:
+        with pytest.raises(ComputationTimeout) as info:
+            await client.health()
+    assert len(seen) == 1 and info.value.status == 504
+
+
+def test_the_services_time_limit_reaches_the_client_as_a_computation_timeout() -> None:
+    seen: list[int] = []
+    with TestClient(create_app(Settings(compute_seconds=0.3))) as app_client:
+
+        def handle(request: httpx.Request) -> httpx.Response:
+            seen.append(1)
+            r = app_client.request(
+                request.method, request.url.path, content=request.content, headers=request.headers
+            )
+            return httpx.Response(r.status_code, headers=r.headers, content=r.content)
+
+        with Client(transport=httpx.MockTransport(handle), retries=3, backoff=0.0) as client:
+            with pytest.raises(ComputationTimeout) as info:
+                client.train(inputs=[[1.0]], targets=[1], steps=10**9, record={"points": 10})
+    assert len(seen) == 1
+    assert "0.3 s" in info.value.detail and "of 1000000000 steps" in info.value.detail
+
+
 def test_a_non_problem_error_body_still_maps() -> None:
     transport, _ = counting([lambda: httpx.Response(502, text="<html>bad gateway</html>")])
     with Client(transport=transport, retries=0) as client:
@@ -210,9 +312,12 @@ def test_api_key_is_sent_as_a_bearer_token(monkeypatch: pytest.MonkeyPatch) -> N
 async def test_async_client_in_process_maps_errors_and_retries() -> None:
     transport = httpx.ASGITransport(app=create_app(Settings()))
     async with AsyncClient(transport=transport) as client:
-        with pytest.raises(InvalidRequest) as info:
+        with pytest.raises(RequestRefused) as info:
             await client.train(inputs=[[1.0]], targets=[0])
-        assert info.value.fields == ["dataset.targets"]
+        assert info.value.fields == ["dataset.targets"] and info.value.status == 422
+        with pytest.raises(LocalValidationError) as local:
+            await client.train(inputs=[[1.0]], targets=[1], learning_rate=0.0)
+        assert local.value.fields == ["learning_rate"] and local.value.status is None
     seen: list[int] = []
 
     def handle(request: httpx.Request) -> httpx.Response:
@@ -229,9 +334,12 @@ def test_public_names() -> None:
         "APIError",
         "AsyncClient",
         "Client",
+        "ComputationTimeout",
         "InvalidRequest",
         "LearndynError",
+        "LocalValidationError",
         "Overloaded",
+        "RequestRefused",
         "ServerError",
         "TransportError",
     ]
@@ -307,7 +415,7 @@ async def test_async_minima_and_separability_in_process() -> None:
         separable = await client.separability(inputs=[[1.0], [2.0]], targets=[1, 1])
         assert separable.strictly_separable and separable.max_margin is not None
         assert separable.max_margin.weights[0] == pytest.approx(1.0, rel=1e-12)  # min ‖w‖: w ≥ 1
-        with pytest.raises(InvalidRequest) as info:
+        with pytest.raises(RequestRefused) as info:
             await client.minima(inputs=[[1.0, 2.0]], targets=[1])
         assert info.value.fields == ["dataset.inputs"]
 
@@ -325,10 +433,10 @@ def test_figures_through_the_client(app_transport: httpx.MockTransport) -> None:
         run = TrainRequest(dataset=Dataset(inputs=[[1.0]], targets=[1]), steps=200)
         assert client.figure_train(run, format="png")[:8] == b"\x89PNG\r\n\x1a\n"
         assert client.figure_train(inputs=[[1.0]], targets=[1], steps=200).startswith(b"<?xml")
-        with pytest.raises(InvalidRequest) as info:
+        with pytest.raises(LocalValidationError) as local:
             client.figure_minima(inputs=[[1.0]], targets=[1], format="gif")
-        assert info.value.fields == ["format"]
-        with pytest.raises(InvalidRequest) as info:  # refused by the service
+        assert local.value.fields == ["format"] and local.value.status is None
+        with pytest.raises(RequestRefused) as info:  # refused by the service
             client.figure_minima(inputs=[[1.0, 2.0]], targets=[1])
         assert info.value.fields == ["dataset.inputs"]
 

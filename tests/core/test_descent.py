@@ -7,10 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from service.core.engine.descent import Method, Order, StopReason, StopRules, run_descent
+from service.core.engine.descent import run_descent
 from service.core.engine.recorder import record_schedule
+from service.core.engine.run import StopRules
 from service.core.model.activations import get_activation
 from service.core.model.problem import PerceptronProblem, build_problem
+from service.vocabulary import Method, Order, StopReason
 
 
 def scalar(name: str = "tanh") -> PerceptronProblem:
@@ -36,8 +38,8 @@ def test_scalar_tanh_matches_a_tight_loop_and_the_log_rule() -> None:
     assert result.steps == 10_000
     assert result.weights[0] == pytest.approx(x, rel=1e-12)
     # x ~ (1/4) log t, so t·(x(t+1) − x(t)) → 1/4
-    assert result.history.t[-1] == 10_000
-    assert result.history.t_delta[-1, 0] == pytest.approx(0.25, rel=0.05)
+    assert result.trajectory.t[-1] == 10_000
+    assert result.trajectory.t_delta[-1, 0] == pytest.approx(0.25, rel=0.05)
 
 
 def test_online_on_one_example_equals_gd() -> None:
@@ -45,7 +47,7 @@ def test_online_on_one_example_equals_gd() -> None:
     gd = run(problem, 500, initial=[0.1, 0.2, -0.3])
     online = run(problem, 500, method=Method.ONLINE, initial=[0.1, 0.2, -0.3])
     np.testing.assert_allclose(online.weights, gd.weights, rtol=1e-14)
-    np.testing.assert_allclose(online.history.weights, gd.history.weights, rtol=1e-14)
+    np.testing.assert_allclose(online.trajectory.weights, gd.trajectory.weights, rtol=1e-14)
 
 
 @pytest.mark.parametrize("name", ["tanh", "logistic", "arctan", "erf"])
@@ -75,9 +77,9 @@ def test_shuffled_online_is_reproducible_and_differs_from_given_order() -> None:
 def test_seeded_initial_weights_are_uniform_in_half_unit() -> None:
     problem = build_problem([[1.0] * 50], [1], get_activation("tanh"))
     result = run(problem, 1, seed=11)
-    x0 = result.history.weights[0]
+    x0 = result.trajectory.weights[0]
     assert np.all(np.abs(x0) <= 0.5) and np.std(x0) > 0.2
-    np.testing.assert_array_equal(x0, run(problem, 1, seed=11).history.weights[0])
+    np.testing.assert_array_equal(x0, run(problem, 1, seed=11).trajectory.weights[0])
 
 
 def test_stop_rules_fire_and_are_reported() -> None:
@@ -100,7 +102,7 @@ def test_non_finite_when_a_weight_overflows() -> None:
     r = run(problem, 100, learning_rate=1e300)
     assert r.stopped_by is StopReason.NON_FINITE
     assert r.steps == 0 and np.all(np.isfinite(r.weights)) and math.isfinite(r.error)
-    assert np.all(np.isnan(r.history.t_delta[-1]))
+    assert np.all(np.isnan(r.trajectory.t_delta[-1]))
 
 
 def test_non_finite_when_B_x_is_inf_minus_inf() -> None:
@@ -127,14 +129,14 @@ def test_record_schedule_is_log_spaced_and_bounded() -> None:
 
 def test_history_memory_is_bounded_by_points() -> None:
     result = run(scalar(), 20_000, record_points=10)
-    assert len(result.history.t) <= 11
-    assert result.history.weights.shape == (len(result.history.t), 1)
+    assert len(result.trajectory.t) <= 11
+    assert result.trajectory.weights.shape == (len(result.trajectory.t), 1)
 
 
 def test_early_stop_is_the_last_recorded_point() -> None:
     result = run(scalar(), 10**6, weight_bound=1.5, record_points=50)
-    assert result.history.t[-1] == result.steps
-    assert np.all(np.diff(result.history.t) > 0)
+    assert result.trajectory.t[-1] == result.steps
+    assert np.all(np.diff(result.trajectory.t) > 0)
 
 
 def test_step_and_gradient_norms_do_not_overflow_in_their_squares() -> None:

@@ -19,19 +19,15 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from service.core.analysis.divergence import (
-    DivergenceReport,
-    Extrapolation,
-    extrapolate,
-    judge_divergence,
-    time_unit,
-)
-from service.core.engine.descent import Method, RunResult, StopReason, StopRules, run_descent
+from service.core.analysis.divergence import DivergenceReport, judge_divergence
+from service.core.analysis.log_rule import LogRulePrediction, extrapolate
+from service.core.engine.descent import run_descent
 from service.core.engine.flow import run_flow
 from service.core.engine.recorder import Trajectory, record_schedule
+from service.core.engine.run import RunResult, StopRules
 from service.core.model.activations import get_activation
-from service.core.model.problem import PerceptronProblem, build_problem, error
-from service.vocabulary import Verdict
+from service.core.model.problem import PerceptronProblem, build_problem, error, time_unit
+from service.vocabulary import Method, StopReason, Verdict
 
 Curve = Callable[[np.ndarray], np.ndarray]
 
@@ -214,7 +210,7 @@ def test_the_log_rule_extrapolates_exact_log_growth_exactly() -> None:
     h = history(log_weights, log_rates)
     report = judge(h)
     result = extrapolate(problem, h, report, [1e7, 1e9])
-    assert isinstance(result, Extrapolation)
+    assert isinstance(result, LogRulePrediction)
     np.testing.assert_allclose(result.direction, B0 / np.linalg.norm(B0), rtol=1e-9)
     np.testing.assert_allclose(result.weights[0], A0 + B0 * math.log(1e7), rtol=1e-9)
     np.testing.assert_allclose(result.weights[1], A0 + B0 * math.log(1e9), rtol=1e-9)
@@ -244,7 +240,7 @@ def judged(
     problem: PerceptronProblem, result: RunResult, rate: float, method: Method
 ) -> DivergenceReport:
     return judge_divergence(
-        result.history,
+        result.trajectory,
         last_step=result.last_step,
         stopped_by=result.stopped_by,
         time_unit=time_unit(problem, rate, method),
@@ -320,7 +316,7 @@ def test_xor_with_bias_converges_under_descent() -> None:
     report = judged(xor, result, 0.1, Method.GD)
     assert report.verdict is Verdict.CONVERGING
     assert result.gradient_norm < 1e-8
-    assert extrapolate(xor, result.history, report) is None
+    assert extrapolate(xor, result.trajectory, report) is None
 
 
 @pytest.mark.parametrize("learning_rate", [0.6, 1.0, 3.0])
@@ -406,7 +402,7 @@ def test_the_log_rule_predicts_a_later_flow() -> None:
     problem = separable(1.0)
     early = run_flow(problem, alpha=1.0, t_max=1e6, stop=StopRules(steps=1), record_points=200)
     report = judged(problem, early, 1.0, Method.FLOW)
-    predicted = extrapolate(problem, early.history, report, [1e12])
+    predicted = extrapolate(problem, early.trajectory, report, [1e12])
     assert predicted is not None
     late = run_flow(problem, alpha=1.0, t_max=1e12, stop=StopRules(steps=1), record_points=20)
     # from 6 decades of data the log rule lands within 1% six decades later

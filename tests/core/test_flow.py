@@ -8,11 +8,13 @@ import mpmath
 import numpy as np
 import pytest
 
-from service.core.engine.descent import Method, StopReason, StopRules, run_descent
+from service.core.engine.descent import run_descent
 from service.core.engine.flow import hessian, run_flow
+from service.core.engine.run import StopRules
 from service.core.errors import InvalidProblem
 from service.core.model.activations import get_activation
 from service.core.model.problem import PerceptronProblem, build_problem, error_and_gradient
+from service.vocabulary import Method, StopReason
 
 mpmath.mp.dps = 30
 
@@ -42,26 +44,26 @@ def flow(problem: PerceptronProblem, t_max: float, **kw):  # type: ignore[no-unt
 def test_scalar_tanh_reaches_the_time_the_quadrature_gives() -> None:
     result = flow(scalar(), 1e12)
     assert result.stopped_by is StopReason.STEPS
-    assert result.history.t[-1] == 1e12
+    assert result.trajectory.t[-1] == 1e12
     # t(x(T)) = T, and x ~ (1/4) log(64 t) far out (the paper's §3 with α = 1)
     assert time_to(float(result.weights[0])) == pytest.approx(1e12, rel=1e-5)
     assert result.weights[0] == pytest.approx(0.25 * math.log(64e12), abs=1e-5)
-    assert result.history.t_delta[-1, 0] == pytest.approx(0.25, rel=1e-5)
+    assert result.trajectory.t_delta[-1, 0] == pytest.approx(0.25, rel=1e-5)
     assert result.last_step == pytest.approx(float(speed(mpmath.mpf(result.weights[0]))), rel=1e-9)
 
 
 def test_recorded_times_are_log_spaced_from_the_time_unit() -> None:
     problem = build_problem([[2.0]], [1], get_activation("tanh"))  # ‖B‖² = 4
     result = flow(problem, 1e6, alpha=0.5, record_points=50)
-    t = result.history.t
+    t = result.trajectory.t
     assert t[0] == 0.0 and len(t) == 51
     assert t[1] == pytest.approx(1 / (0.5 * 4.0), rel=1e-12)  # τ = 1/(α‖B‖²)
     assert t[-1] == 1e6
     np.testing.assert_allclose(np.diff(np.log(t[1:])), math.log(2e6) / 49, rtol=1e-9)
     # t_delta is t·ẋ = −α·t·∇E at every recorded time
     for k in (5, 20, 50):
-        g = error_and_gradient(problem, result.history.weights[k])[1]
-        np.testing.assert_allclose(result.history.t_delta[k], -0.5 * t[k] * g, rtol=1e-12)
+        g = error_and_gradient(problem, result.trajectory.weights[k])[1]
+        np.testing.assert_allclose(result.trajectory.t_delta[k], -0.5 * t[k] * g, rtol=1e-12)
 
 
 @pytest.mark.parametrize("name", ["tanh", "logistic", "arctan", "erf"])
@@ -85,7 +87,7 @@ def test_weight_bound_stops_where_the_weight_reaches_it() -> None:
     result = flow(scalar(), 1e12, weight_bound=5.0)
     assert result.stopped_by is StopReason.WEIGHT_BOUND
     assert result.weights[0] == pytest.approx(5.0, rel=1e-7)
-    assert result.history.t[-1] == pytest.approx(time_to(5.0), rel=1e-6)
+    assert result.trajectory.t[-1] == pytest.approx(time_to(5.0), rel=1e-6)
 
 
 def test_error_tolerance_stops_where_the_error_reaches_it() -> None:
@@ -93,7 +95,7 @@ def test_error_tolerance_stops_where_the_error_reaches_it() -> None:
     result = flow(scalar(), 1e12, error_tolerance=1e-6)
     assert result.stopped_by is StopReason.ERROR_TOLERANCE
     assert result.error == pytest.approx(1e-6, rel=1e-6)
-    assert result.history.t[-1] == pytest.approx(time_to(x_star), rel=1e-6)
+    assert result.trajectory.t[-1] == pytest.approx(time_to(x_star), rel=1e-6)
 
 
 def test_step_tolerance_stops_where_the_speed_falls_to_it() -> None:
@@ -102,20 +104,20 @@ def test_step_tolerance_stops_where_the_speed_falls_to_it() -> None:
     assert result.stopped_by is StopReason.STEP_TOLERANCE
     assert result.last_step == pytest.approx(1e-3, rel=1e-6)
     assert result.weights[0] == pytest.approx(x_star, rel=1e-6)
-    assert result.history.t[-1] == pytest.approx(time_to(x_star), rel=1e-6)
+    assert result.trajectory.t[-1] == pytest.approx(time_to(x_star), rel=1e-6)
 
 
 def test_classification_stops_when_the_margin_crosses_zero() -> None:
     result = flow(scalar(), 1e12, initial=[-1.0], on_classification=True)
     assert result.stopped_by is StopReason.CLASSIFIED
     assert result.weights[0] == pytest.approx(0.0, abs=1e-8)
-    assert result.history.t[-1] == pytest.approx(time_to(0.0, -1.0), rel=1e-6)
+    assert result.trajectory.t[-1] == pytest.approx(time_to(0.0, -1.0), rel=1e-6)
 
 
 def test_state_rules_apply_at_time_zero() -> None:
     result = flow(scalar(), 1e12, initial=[7.0], weight_bound=6.0)
     assert result.stopped_by is StopReason.WEIGHT_BOUND
-    assert result.steps == 0 and list(result.history.t) == [0.0]
+    assert result.steps == 0 and list(result.trajectory.t) == [0.0]
     assert math.isnan(result.last_step)
 
 

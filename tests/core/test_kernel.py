@@ -23,18 +23,13 @@ import mpmath
 import numpy as np
 import pytest
 
-from service.core.engine import descent, kernel
-from service.core.engine.descent import (
-    Method,
-    Order,
-    RunResult,
-    StopReason,
-    StopRules,
-    reference_descent,
-    run_descent,
-)
+from service.core.engine import descent, kernel, perceptron_kernel
+from service.core.engine.descent import run_descent
+from service.core.engine.run import RunResult, StopRules, draw_orders
 from service.core.model.activations import get_activation
 from service.core.model.problem import PerceptronProblem, build_problem
+from service.vocabulary import Method, Order, StopReason
+from tests.core.oracle import reference_descent
 
 ACTIVATIONS = ["tanh", "logistic", "arctan", "erf"]
 METHODS = [(Method.GD, Order.GIVEN), (Method.ONLINE, Order.GIVEN), (Method.ONLINE, Order.SHUFFLED)]
@@ -60,7 +55,7 @@ def both(problem: PerceptronProblem, **kw: Any) -> tuple[RunResult, RunResult, P
 
 def assert_same(got: RunResult, want: RunResult, problem: PerceptronProblem) -> None:
     assert (got.stopped_by, got.steps) == (want.stopped_by, want.steps)
-    scale = float(np.max(np.abs(want.history.weights), initial=0.0))
+    scale = float(np.max(np.abs(want.trajectory.weights), initial=0.0))
     np.testing.assert_allclose(got.weights, want.weights, rtol=RTOL, atol=RTOL * scale)
     assert got.error == pytest.approx(want.error, rel=RTOL, abs=1e-300)
     # ∇E = −2·Σ_i B_i·(1 − θ)θ' cancels near a minimum: its error is relative to the terms,
@@ -72,7 +67,7 @@ def assert_same(got: RunResult, want: RunResult, problem: PerceptronProblem) -> 
         assert math.isnan(got.last_step)
     else:
         assert got.last_step == pytest.approx(want.last_step, abs=2 * RTOL * scale)
-    h, r = got.history, want.history
+    h, r = got.trajectory, want.trajectory
     np.testing.assert_array_equal(h.t, r.t)
     np.testing.assert_allclose(h.error, r.error, rtol=RTOL, atol=1e-300)
     np.testing.assert_allclose(h.weights, r.weights, rtol=RTOL, atol=RTOL * scale)
@@ -137,7 +132,7 @@ def ulps_from(value: float, exact: mpmath.mpf) -> float:
 def kernel_exp(a: Any) -> Any:
     a = np.asarray(a, dtype=np.float64)
     out = np.empty_like(a)
-    kernel.exp_nonpositive(a, out, np.empty((2, a.size), dtype=np.int64))
+    perceptron_kernel.exp_nonpositive(a, out, np.empty((2, a.size), dtype=np.int64))
     return out
 
 
@@ -167,14 +162,16 @@ def test_blocked_residuals_against_mpmath(name: str) -> None:
     # v = (1 − θ)·θ' and Σ (1 − θ)² of a block, z from −40 to 400 (the complement of tanh is
     # subnormal from z ≈ 354, of logistic from z ≈ 708 on: there only an absolute bound holds)
     z = np.concatenate([np.linspace(-40.0, 40.0, 161), np.geomspace(40.0, 400.0, 60)])
-    z = z[: 3 * kernel.BLOCK_ROWS - 5]  # two full blocks, a partial one
+    z = z[: 3 * perceptron_kernel.BLOCK_ROWS - 5]  # two full blocks, a partial one
     v = np.full_like(z, np.nan)
-    work = np.empty(kernel.BLOCK_ROWS)
-    bits = np.empty((2, kernel.BLOCK_ROWS), dtype=np.int64)
-    code = descent.ACTIVATION_CODES[name]
+    work = np.empty(perceptron_kernel.BLOCK_ROWS)
+    bits = np.empty((2, perceptron_kernel.BLOCK_ROWS), dtype=np.int64)
+    code = get_activation(name).code
     errors = [
-        kernel._block_residuals(code, z, v, i0, min(z.size, i0 + kernel.BLOCK_ROWS), work, bits)
-        for i0 in range(0, z.size, kernel.BLOCK_ROWS)
+        perceptron_kernel._block_residuals(
+            code, z, v, i0, min(z.size, i0 + perceptron_kernel.BLOCK_ROWS), work, bits
+        )
+        for i0 in range(0, z.size, perceptron_kernel.BLOCK_ROWS)
     ]
     with mpmath.workdps(50):
 
@@ -191,8 +188,8 @@ def test_blocked_residuals_against_mpmath(name: str) -> None:
                 assert ulps_from(float(got), want) <= 9.5
             else:
                 assert abs(mpmath.mpf(float(got)) - want) <= mpmath.mpf(1e-300)
-        for i0, err in zip(range(0, z.size, kernel.BLOCK_ROWS), errors, strict=True):
-            want = mpmath.fsum(want_sq[i0 : i0 + kernel.BLOCK_ROWS])
+        for i0, err in zip(range(0, z.size, perceptron_kernel.BLOCK_ROWS), errors, strict=True):
+            want = mpmath.fsum(want_sq[i0 : i0 + perceptron_kernel.BLOCK_ROWS])
             assert abs(err - want) <= 1e-14 * want
 
 
@@ -206,11 +203,11 @@ def test_small_chunks_change_nothing(
     kw: dict[str, Any] = {"method": method, "order": order, "seed": 9, "learning_rate": 0.4}
     whole, _, _ = both(problem, steps=500, **kw)
     monkeypatch.setattr(descent, "CHUNK_WORK", 7 * problem.n * problem.m)
-    assert descent.chunk_steps(problem, order is Order.SHUFFLED) == 7
+    assert descent.chunk_steps(problem.n * problem.m, problem.n, order is Order.SHUFFLED) == 7
     chunked, want, _ = both(problem, steps=500, **kw)
     assert_same(chunked, want, problem)
     np.testing.assert_array_equal(chunked.weights, whole.weights)
-    np.testing.assert_array_equal(chunked.history.t_delta, whole.history.t_delta)
+    np.testing.assert_array_equal(chunked.trajectory.t_delta, whole.trajectory.t_delta)
 
 
 # A separable problem whose weights grow like log t: every rule fires mid-run.
@@ -318,7 +315,7 @@ def test_gradient_overflow_is_checked_like_the_reference(gd_path: str) -> None:
                       record_points=5)  # fmt: skip
     assert (got.stopped_by, got.steps) == (StopReason.NON_FINITE, 0)
     assert got.gradient_norm == math.inf
-    assert np.all(np.isnan(got.history.t_delta[-1]))
+    assert np.all(np.isnan(got.trajectory.t_delta[-1]))
 
 
 @pytest.mark.parametrize(("method", "order"), METHODS)
@@ -345,14 +342,14 @@ def test_kernel_keeps_complements_stable_far_in_the_tail(gd_path: str) -> None:
                       record_points=1, initial=[20.0])  # fmt: skip
     complement = 2.0 * math.exp(-40.0) / (1.0 + math.exp(-40.0))
     assert 1.0 - math.tanh(20.0) == 0.0
-    assert got.history.error[0] == pytest.approx(complement**2, rel=1e-14)
+    assert got.trajectory.error[0] == pytest.approx(complement**2, rel=1e-14)
     assert got.gradient_norm == pytest.approx(2 * complement**2 * (2 - complement), rel=1e-14)
 
 
 def test_shuffled_orders_are_successive_permutations() -> None:
     rng_a = np.random.default_rng([7, 1])
     rng_b = np.random.default_rng([7, 1])
-    rows = descent._draw_orders(rng_a, 50, 6)
+    rows = draw_orders(rng_a, 50, 6)
     for row in rows:
         np.testing.assert_array_equal(row, rng_b.permutation(6))
     np.testing.assert_array_equal(rng_a.permutation(6), rng_b.permutation(6))
@@ -362,8 +359,8 @@ def test_history_and_memory_are_bounded_by_the_points() -> None:
     p = separable("tanh")
     got = run_descent(p, method=Method.GD, learning_rate=0.5, stop=StopRules(steps=10**6),
                       record_points=30)  # fmt: skip
-    assert got.steps == 10**6 and len(got.history.t) == 31
-    assert got.history.t[-1] == 10**6 and np.all(np.diff(got.history.t) > 0)
+    assert got.steps == 10**6 and len(got.trajectory.t) == 31
+    assert got.trajectory.t[-1] == 10**6 and np.all(np.diff(got.trajectory.t) > 0)
 
 
 CACHE_SCRIPT = """
@@ -423,7 +420,6 @@ def test_cache_works_when_the_package_directory_is_not_writable(tmp_path: Path) 
 
 
 def test_kernels_release_the_gil_and_are_cached() -> None:
-    from service.core.engine import kernel
 
     ks = kernel.kernels()
     for dispatcher in (ks.start_run, ks.run_chunk, ks.finish_run):
@@ -435,7 +431,6 @@ def test_the_temporary_cache_directory_must_be_private(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # numba loads pickles from its cache: a shared /tmp directory others can write is refused
-    from service.core.engine import kernel
 
     monkeypatch.setattr(kernel.tempfile, "gettempdir", lambda: str(tmp_path))
     mine = tmp_path / f"learndyn-numba-{os.getuid()}"

@@ -6,15 +6,11 @@ import math
 
 import numpy as np
 import pytest
-from service.core.engine.net_descent import (
-    NetworkModel,
-    layer_histories,
-    run_network_descent,
-    summarise_layers,
-)
 
-from service.core.engine.descent import StopRules
+from service.core.analysis.layers import layer_trajectories, summarise_layers
+from service.core.engine.descent import CompiledModel, run_descent
 from service.core.engine.recorder import Trajectory
+from service.core.engine.run import StopRules
 from service.core.errors import InvalidProblem, TimeLimitExceeded
 from service.core.model.activations import get_activation
 from service.core.model.network import (
@@ -91,7 +87,7 @@ def test_backprop_equals_central_differences(name: str, hidden: list[int], bias:
     scale = float(np.max(np.abs(fd)))
     assert scale > 1e-3  # a gradient worth checking
     err_ref, g_ref = network_error_and_gradient(problem, x)
-    err_kernel, g_kernel = NetworkModel(problem).error_and_gradient(x)
+    err_kernel, g_kernel = CompiledModel(problem).error_and_gradient(x)
     expected_error = _loop_error(name, inputs, targets, widths, bias, x)
     assert err_ref == pytest.approx(expected_error, rel=1e-12)
     assert err_kernel == pytest.approx(expected_error, rel=1e-12)
@@ -108,7 +104,7 @@ def test_no_hidden_layer_is_the_perceptron(name: str) -> None:
     net = build_network_problem(inputs, targets, act, hidden=[], bias=True)
     perceptron = build_problem(inputs, targets, act, bias=True)
     x = rng.normal(size=3)
-    err, g = NetworkModel(net).error_and_gradient(x)
+    err, g = CompiledModel(net).error_and_gradient(x)
     err_p, g_p = error_and_gradient(perceptron, x)
     assert err == pytest.approx(err_p, rel=1e-13)
     np.testing.assert_allclose(g, g_p, rtol=1e-12, atol=1e-15)
@@ -139,15 +135,14 @@ def test_kernel_reproduces_a_numpy_loop(method: Method) -> None:
     problem = build_network_problem(
         XOR_INPUTS, XOR_TARGETS, get_activation("erf"), hidden=[3, 2], bias=True
     )
-    run = run_network_descent(
+    run = run_descent(
         problem, method=method, learning_rate=0.05, stop=StopRules(steps=300),
         record_points=10, seed=5,
     )  # fmt: skip
-    x0 = run.result.history.weights[0]
+    x0 = run.trajectory.weights[0]
     expected = _numpy_descent(problem, method, 0.05, x0, 300)
-    np.testing.assert_allclose(run.result.weights, expected, rtol=1e-10, atol=1e-12)
-    assert run.result.steps == 300 and run.result.stopped_by is StopReason.STEPS
-    assert run.seed == 5
+    np.testing.assert_allclose(run.weights, expected, rtol=1e-10, atol=1e-12)
+    assert run.steps == 300 and run.stopped_by is StopReason.STEPS
     rng = np.random.default_rng([5, 0])
     np.testing.assert_array_equal(x0, rng.uniform(-0.5, 0.5, size=problem.m))
 
@@ -156,22 +151,21 @@ def test_default_seed_and_given_weights() -> None:
     problem = build_network_problem(
         XOR_INPUTS, XOR_TARGETS, get_activation("tanh"), hidden=[2], bias=True
     )
-    run = run_network_descent(
+    run = run_descent(
         problem, method=Method.GD, learning_rate=0.1, stop=StopRules(steps=1), record_points=1
     )
-    assert run.seed == DEFAULT_SEED
     np.testing.assert_array_equal(
-        run.result.history.weights[0],
+        run.trajectory.weights[0],
         np.random.default_rng([DEFAULT_SEED, 0]).uniform(-0.5, 0.5, size=9),
     )
     given = [0.1] * 9
-    run = run_network_descent(
+    run = run_descent(
         problem, method=Method.GD, learning_rate=0.1, stop=StopRules(steps=1),
         record_points=1, initial=given,
     )  # fmt: skip
-    assert run.seed is None and run.result.history.weights[0].tolist() == given
+    assert run.trajectory.weights[0].tolist() == given
     with pytest.raises(InvalidProblem) as info:
-        run_network_descent(
+        run_descent(
             problem, method=Method.GD, learning_rate=0.1, stop=StopRules(steps=1),
             record_points=1, initial=[0.1] * 8,
         )  # fmt: skip
@@ -182,35 +176,35 @@ def test_stop_rules_and_non_finite() -> None:
     problem = build_network_problem(
         XOR_INPUTS, XOR_TARGETS, get_activation("tanh"), hidden=[2], bias=True
     )
-    run = run_network_descent(
+    run = run_descent(
         problem, method=Method.GD, learning_rate=0.05,
         stop=StopRules(steps=10**6, on_classification=True), record_points=20, seed=0,
     )  # fmt: skip
-    result = run.result
+    result = run
     assert result.stopped_by is StopReason.CLASSIFIED and result.accuracy == 1.0
     assert result.steps < 10**6
     # one step earlier some example was still misclassified: rerun exactly that many steps
-    before = run_network_descent(
+    before = run_descent(
         problem, method=Method.GD, learning_rate=0.05,
         stop=StopRules(steps=result.steps - 1), record_points=1, seed=0,
     )  # fmt: skip
-    assert before.result.accuracy < 1.0
-    bounded = run_network_descent(
+    assert before.accuracy < 1.0
+    bounded = run_descent(
         problem, method=Method.GD, learning_rate=0.05,
         stop=StopRules(steps=10**6, weight_bound=3.0), record_points=5, seed=0,
     )  # fmt: skip
-    assert bounded.result.stopped_by is StopReason.WEIGHT_BOUND
-    assert np.max(np.abs(bounded.result.weights)) >= 3.0
+    assert bounded.stopped_by is StopReason.WEIGHT_BOUND
+    assert np.max(np.abs(bounded.weights)) >= 3.0
     # a huge step overflows the first pass: the run stops at the last finite state, x_0
-    wild = run_network_descent(
+    wild = run_descent(
         problem, method=Method.ONLINE, learning_rate=1e308, stop=StopRules(steps=100),
         record_points=5, seed=0, order=Order.SHUFFLED,
     )  # fmt: skip
-    assert wild.result.stopped_by is StopReason.NON_FINITE and wild.result.steps == 0
-    np.testing.assert_array_equal(wild.result.weights, wild.result.history.weights[0])
+    assert wild.stopped_by is StopReason.NON_FINITE and wild.steps == 0
+    np.testing.assert_array_equal(wild.weights, wild.trajectory.weights[0])
     x0 = np.random.default_rng([0, 0]).uniform(-0.5, 0.5, size=9)
-    assert wild.result.error == pytest.approx(network_error_and_gradient(problem, x0)[0])
-    assert np.isnan(wild.result.history.t_delta[-1]).all()
+    assert wild.error == pytest.approx(network_error_and_gradient(problem, x0)[0])
+    assert np.isnan(wild.trajectory.t_delta[-1]).all()
 
 
 def test_summarise_layers_on_a_made_up_history() -> None:
@@ -218,11 +212,10 @@ def test_summarise_layers_on_a_made_up_history() -> None:
     t = np.array([0.0, 1.0, 10.0, 50.0, 100.0])
     t_delta = np.array([[0, 0], [1.0, 3.0], [2.0, 4.0], [1.5, 4.4], [1.0, 4.0]])
     history = Trajectory(t=t, error=np.zeros(5), weights=np.zeros((5, 2)), t_delta=t_delta)
-    first, second = summarise_layers(layout, np.array([0.5, -2.0]), history, np.array([0.1, 2]))
+    first, second = summarise_layers(layout, np.array([0.5, -2.0]), history)
     # last decade: t ∈ {10, 50, 100}; drift = max |row − final| / |final|
     assert first.t_delta_drift == pytest.approx(1.0) and second.t_delta_drift == pytest.approx(0.1)
     assert first.weights.tolist() == [[0.5]] and second.weights.tolist() == [[-2.0]]
-    assert second.log_rate is not None and second.log_rate.tolist() == [2.0]
     assert first.bias is None and (first.start, first.stop, second.start) == (0, 1, 1)
 
 
@@ -236,13 +229,13 @@ def test_figure_5_xor_logarithmic_divergence_of_the_output_layer() -> None:
     problem = build_network_problem(
         XOR_INPUTS, XOR_TARGETS, get_activation("tanh"), hidden=[2], bias=True
     )
-    run = run_network_descent(
+    run = run_descent(
         problem, method=Method.GD, learning_rate=0.05, stop=StopRules(steps=10**6),
         record_points=200, seed=0,
     )  # fmt: skip
-    result = run.result
+    result = run
     assert result.accuracy == 1.0 and result.steps == 10**6
-    h = result.history
+    h = result.trajectory
     decade = h.t >= 1e5
     out = h.t_delta[decade][:, 6:9]  # the output layer: W_2[0, 0], W_2[0, 1], c_2[0]
     final = out[-1]
@@ -265,7 +258,7 @@ def test_layer_histories_split_the_columns() -> None:
     layout = Layout(widths=(2, 2, 1), bias=True)
     weights = np.arange(27.0).reshape(3, 9)
     history = Trajectory(t=np.arange(3.0), error=np.ones(3), weights=weights, t_delta=-weights)
-    first, output = layer_histories(layout, history)
+    first, output = layer_trajectories(layout, history)
     assert first.weights.tolist() == weights[:, :6].tolist()
     assert output.t_delta.tolist() == (-weights[:, 6:]).tolist()
     assert output.t is history.t and first.error is history.error
@@ -276,7 +269,7 @@ def test_time_limit_is_checked_between_chunks() -> None:
         XOR_INPUTS, XOR_TARGETS, get_activation("tanh"), hidden=[8, 8], bias=True
     )
     with pytest.raises(TimeLimitExceeded):
-        run_network_descent(
+        run_descent(
             problem, method=Method.GD, learning_rate=0.05, stop=StopRules(steps=10**9),
             record_points=5, seed=0, time_limit=1e-3,
         )  # fmt: skip
@@ -286,7 +279,7 @@ def test_shuffled_online_passes_follow_the_seeded_permutations() -> None:
     problem = build_network_problem(
         XOR_INPUTS, XOR_TARGETS, get_activation("logistic"), hidden=[2], bias=False
     )
-    run = run_network_descent(
+    run = run_descent(
         problem, method=Method.ONLINE, learning_rate=0.2, stop=StopRules(steps=40),
         record_points=5, seed=11, order=Order.SHUFFLED,
     )  # fmt: skip
@@ -298,7 +291,7 @@ def test_shuffled_online_passes_follow_the_seeded_permutations() -> None:
                 [XOR_INPUTS[i]], [XOR_TARGETS[i]], get_activation("logistic"), hidden=[2]
             )
             x = x - 0.2 * network_error_and_gradient(single, x)[1]
-    np.testing.assert_allclose(run.result.weights, x, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(run.weights, x, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.slow
@@ -306,9 +299,8 @@ def test_figure_5_over_twenty_seeds() -> None:
     """Seeds 0–19 (about 20 s): at least 15 reach zero classification error (17 did when
     this was written), and every one that does ends with a logarithmic output layer whose
     t·Δw moved less than 3% over the last decade."""
-    from service.core.engine.net_descent import judge_layers
-
-    from service.core.analysis.divergence import time_unit
+    from service.core.analysis.layers import judge_layers
+    from service.core.model.problem import time_unit
 
     problem = build_network_problem(
         XOR_INPUTS, XOR_TARGETS, get_activation("tanh"), hidden=[2], bias=True
@@ -318,18 +310,18 @@ def test_figure_5_over_twenty_seeds() -> None:
     )
     reached = 0
     for seed in range(20):
-        result = run_network_descent(
+        result = run_descent(
             problem, method=Method.GD, learning_rate=0.05, stop=StopRules(steps=10**6),
             record_points=200, seed=seed,
-        ).result  # fmt: skip
+        )  # fmt: skip
         if result.accuracy < 1.0:
             continue
         reached += 1
         output = judge_layers(
-            problem.layout, result.history, last_step=result.last_step,
+            problem.layout, result.trajectory, last_step=result.last_step,
             stopped_by=result.stopped_by, time_unit=unit,
         )[1]  # fmt: skip
-        drift = summarise_layers(problem.layout, result.weights, result.history)[1].t_delta_drift
+        drift = summarise_layers(problem.layout, result.weights, result.trajectory)[1].t_delta_drift
         assert output.verdict == "logarithmic", seed
         assert drift is not None and drift < 0.03, seed
     assert reached >= 15

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from service.core.analysis.theory import predict_theory
-from service.core.engine.descent import RunResult, StopRules, run_descent
+from service.core.engine.descent import run_descent
+from service.core.engine.run import RunResult, StopRules
 from service.core.model.activations import get_activation
 from service.core.model.problem import PerceptronProblem, build_problem
 from service.vocabulary import Method
@@ -24,7 +25,7 @@ def problem(activation: str = "tanh") -> PerceptronProblem:
 
 def fitted_log_rate(result: RunResult, decades: float) -> np.ndarray:
     """b in x_j ≈ a_j + b_j·log t, least squares over the last ``decades`` of the history."""
-    t, x = result.history.t, result.history.weights
+    t, x = result.trajectory.t, result.trajectory.weights
     keep = t >= t[-1] / 10**decades
     X = np.column_stack([np.ones(keep.sum()), np.log(t[keep])])
     coef, *_ = np.linalg.lstsq(X, x[keep], rcond=None)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from service.core.engine.descent import Method, StopRules, run_descent
+from service.core.engine.descent import run_descent
 from service.core.engine.flow import run_flow
+from service.core.engine.run import StopRules
 from service.core.errors import TimeLimitExceeded
 from service.core.model.activations import get_activation
 from service.core.model.problem import build_problem
+from service.vocabulary import Method
 
 SCALAR = build_problem([[1.0]], [1], get_activation("tanh"))
 
