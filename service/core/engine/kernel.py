@@ -68,7 +68,7 @@ from numba import njit
 from numba.core import config as numba_config
 
 from service.core.engine import network_kernel, perceptron_kernel
-from service.core.engine.network_kernel import evaluate_net, unit
+from service.core.engine.network_kernel import evaluate_net
 from service.core.engine.perceptron_kernel import evaluate, online_pass, residual
 from service.core.model import activations
 
@@ -185,11 +185,13 @@ def _run_chunk(
     the oracle does); :func:`_finish_run` recomputes it at the end. Online passes never use
     the blocked evaluation.
     """
-    # The evaluation at x_new and the stop rules are written out here rather than calling
-    # _evaluate_model and _state_stop (which start and finish use): numba reference-counts
-    # the arrays passed to a helper, and on a tiny problem that bookkeeping costs more than
-    # the step (measured at n = 4, m = 3: 75 ns per step written out, 105-140 ns through
-    # inlined helpers). An online pass costs n examples, so it goes through its helper.
+    # The perceptron's evaluation at x_new and the stop rules are written out here rather than
+    # calling evaluate and _state_stop (which start and finish use): numba reference-counts the
+    # arrays passed to a helper, even an inlined one, and on a tiny problem that bookkeeping
+    # costs more than the step (measured at n = 4, m = 3: 75 ns per step written out, 105-140
+    # ns through inlined helpers). A net's evaluation and an online pass cost far more than
+    # the bookkeeping (measured the same within noise on 2-2-1 and 3-8-8-1 nets), so they go
+    # through their helpers.
     kind, net, B, A, y, widths, starts, offs, bias, blocked, check_gradient = model
     v, h, d, delta, gi, work, bits = scratch
     x, z, g, x_new, z_new, g_new, istate, fstate = state
@@ -197,7 +199,6 @@ def _run_chunk(
     steps, error_tolerance, classify, weight_bound, step_tolerance = rules
     n = z.shape[0]
     m = x.shape[0]
-    layers = widths.shape[0] - 1
     t = istate[T]
     k = istate[K]
     err = fstate[ERR]
@@ -256,62 +257,10 @@ def _run_chunk(
                 for j in range(m):
                     g_new[j] = -2.0 * g_new[j]
         elif finite:
-            # a net: forward and back for every example (as network_kernel._example)
-            err_new = 0.0
-            for j in range(m):
-                g_new[j] = 0.0
-            top = offs[layers]
-            for i in range(n):
-                for c in range(widths[0]):
-                    h[c] = A[i, c]
-                a_out = 0.0
-                for ell in range(layers):
-                    rows, cols = widths[ell + 1], widths[ell]
-                    w0 = starts[ell]
-                    src = offs[ell]
-                    dst = offs[ell + 1]
-                    for r in range(rows):
-                        a = 0.0
-                        base = w0 + r * cols
-                        for c in range(cols):
-                            a += x_new[base + c] * h[src + c]
-                        if bias:
-                            a += x_new[w0 + rows * cols + r]
-                        if ell < layers - 1:
-                            th, dt = unit(kind, a)
-                            h[dst + r] = th
-                            d[dst + r] = dt
-                        else:
-                            a_out = a
-                zi = y[i] * a_out
-                z_new[i] = zi
-                if not math.isfinite(zi):
-                    finite = False
-                    break
-                c_out, cd = residual(kind, zi)
-                err_new += c_out * c_out
-                delta[top] = -2.0 * y[i] * cd
-                for ell in range(layers - 1, -1, -1):
-                    rows, cols = widths[ell + 1], widths[ell]
-                    w0 = starts[ell]
-                    src = offs[ell]
-                    dst = offs[ell + 1]
-                    if ell > 0:
-                        for c in range(cols):
-                            delta[src + c] = 0.0
-                    for r in range(rows):
-                        dr = delta[dst + r]
-                        base = w0 + r * cols
-                        for c in range(cols):
-                            g_new[base + c] += dr * h[src + c]
-                            if ell > 0:
-                                delta[src + c] += x_new[base + c] * dr
-                        if bias:
-                            g_new[w0 + rows * cols + r] += dr
-                    if ell > 0:
-                        for c in range(cols):
-                            delta[src + c] *= d[src + c]
-        if finite and need_g and not blocked:
+            err_new, finite = evaluate_net(
+                kind, A, y, x_new, widths, starts, offs, bias, h, d, delta, z_new, g_new, True
+            )
+        if finite and need_g and not blocked and not net:
             for j in range(m):
                 if not math.isfinite(g_new[j]):
                     finite = False

@@ -64,11 +64,10 @@ def _example(
     d: Any,
     delta: Any,
     g: Any,
-    scale: float,
     need_g: bool,
 ) -> tuple[float, float]:
     """Forward and back through the net for example i: returns (z_i, (1 − θ(z_i))²) and, if
-    ``need_g``, adds ``scale``·∇E_i(x) to g."""
+    ``need_g``, adds ∇E_i(x) to g."""
     layers = widths.shape[0] - 1
     for c in range(widths[0]):
         h[c] = A[i, c]
@@ -94,7 +93,7 @@ def _example(
     z = y[i] * a_out
     c_out, cd = residual(kind, z)
     if need_g:
-        delta[offs[layers]] = -2.0 * y[i] * cd * scale
+        delta[offs[layers]] = -2.0 * y[i] * cd
         for ell in range(layers - 1, -1, -1):
             rows, cols = widths[ell + 1], widths[ell]
             w0 = starts[ell]
@@ -118,7 +117,7 @@ def _example(
     return z, c_out * c_out
 
 
-@njit
+@njit(inline="always")
 def evaluate_net(
     kind: int,
     A: Any,
@@ -142,7 +141,7 @@ def evaluate_net(
         g[j] = 0.0
     err = 0.0
     for i in range(n):
-        zi, e = _example(kind, A, y, i, x, widths, starts, offs, bias, h, d, delta, g, 1.0, need_g)
+        zi, e = _example(kind, A, y, i, x, widths, starts, offs, bias, h, d, delta, g, need_g)
         z[i] = zi
         if not math.isfinite(zi):
             return math.nan, False
@@ -183,7 +182,7 @@ def online_pass(
         i = orders[row, p]
         for j in range(m):
             gi[j] = 0.0
-        _example(kind, A, y, i, x_new, widths, starts, offs, bias, h, d, delta, gi, 1.0, True)
+        _example(kind, A, y, i, x_new, widths, starts, offs, bias, h, d, delta, gi, True)
         for j in range(m):
             x_new[j] -= eta * gi[j]
 
