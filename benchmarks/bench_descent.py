@@ -250,7 +250,7 @@ def gil_probe() -> tuple[float, float]:
     """The longest stall of a Python loop while run_descent works in another thread, and the
     time of one kernel chunk (if the kernel held the GIL, stalls would last a chunk)."""
     problem = make_problem(4, 3)
-    steps = descent.chunk_steps(problem, False)
+    steps = descent.chunk_steps(problem.n * problem.m, problem.n, False)
     t0 = time.perf_counter()
     run_descent(
         problem, method=Method.GD, learning_rate=ETA, stop=StopRules(steps=steps), record_points=9
@@ -425,7 +425,6 @@ import resource, sys, time
 from service.core.engine.run import StopRules
 from service.core.engine.descent import run_descent
 from service.core.engine.warmup import warm_up
-from service.core.engine import descent
 from service.core.model.activations import get_activation
 from service.core.model.problem import build_problem
 warm_up()

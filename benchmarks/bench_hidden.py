@@ -104,7 +104,7 @@ def main() -> None:
         result = run_descent(
             problem, method=Method.GD, learning_rate=0.05, stop=StopRules(steps=STEPS),
             record_points=200, seed=seed,
-        ).result  # fmt: skip
+        )  # fmt: skip
         layers = summarise_layers(problem.layout, result.weights, result.trajectory)
         drift = layers[-1].t_delta_drift
         print(

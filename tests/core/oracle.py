@@ -19,13 +19,12 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from service.core.engine.recorder import Recorder, record_schedule
+from service.core.engine.recorder import Trajectory, record_schedule
 from service.core.engine.run import RunResult, StopRules
 from service.core.model.activations import Array
 from service.core.model.norms import vector_norm
 from service.core.model.problem import (
     PerceptronProblem,
-    accuracy,
     error_and_gradient,
     initial_weights,
 )
@@ -91,7 +90,7 @@ def _reference_loop(
             return x - learning_rate * g
         return _online_pass(problem, x, learning_rate, None if next_order is None else next_order())
 
-    recorder = Recorder(schedule, problem.m)
+    rows: list[tuple[float, float, Array, Array]] = []  # (t, E, x, t·Δx) per recorded t
     x = x0
     err, g = error_and_gradient(problem, x)
     t = 0
@@ -111,7 +110,7 @@ def _reference_loop(
             reason = StopReason.NON_FINITE
             break
         if k < len(schedule) and schedule[k] == t:
-            recorder.add(t, err, x, t * (x_new - x))
+            rows.append((t, err, x, t * (x_new - x)))
             k += 1
         last_step = vector_norm(x_new - x)
         x, err, g = x_new, err_new, g_new
@@ -119,21 +118,26 @@ def _reference_loop(
         reason = state_stop(stop, x, err, problem.margins)
         if reason is None and stop.step_tolerance is not None and last_step < stop.step_tolerance:
             reason = StopReason.STEP_TOLERANCE
-    final_delta: Array | None = None
+    final_delta = np.full(problem.m, np.nan)  # NaN when the next iterate is not finite
     if reason is not StopReason.NON_FINITE:
         x_next = advance(x, g)
         if np.all(np.isfinite(x_next)):
             final_delta = t * (x_next - x)
-    recorder.add(t, err, x, final_delta)
+    rows.append((t, err, x, final_delta))
     return RunResult(
         weights=x,
         error=err,
         steps=t,
         stopped_by=reason,
-        accuracy=accuracy(problem, x),
+        accuracy=float(np.mean(problem.B @ x > 0.0)),
         last_step=last_step,
         gradient_norm=vector_norm(g),
-        trajectory=recorder.trajectory(),
+        trajectory=Trajectory(
+            t=np.array([row[0] for row in rows], dtype=np.float64),
+            error=np.array([row[1] for row in rows]),
+            weights=np.array([row[2] for row in rows]),
+            t_delta=np.array([row[3] for row in rows]),
+        ),
     )
 
 

@@ -1,9 +1,10 @@
 """The compiled kernel against the numpy reference loop, and the kernel's cache.
 
-The reference (``reference_descent``: the plain numpy loop of ``_descend_reference``) is the
-oracle: the compiled kernel must give the same numbers to 1e-12 relative and stop for the
-same reason at the same step. Differences are rounding only (the kernel sums in its own
-order and uses exp(−2|z|) where the reference uses exp(2z)), so the tolerances are:
+The oracle (``tests/core/oracle.py``: ``reference_descent``, a plain numpy loop written
+apart from the service): the compiled kernel must give the same numbers to 1e-12 relative
+and stop for the same reason at the same step. Differences are rounding only (the kernel
+sums in its own order and uses exp(−2|z|) where the reference uses exp(2z)), so the
+tolerances are:
 weights, error, gradient norm 1e-12 relative; ``t_delta = t·(x_{t+1} − x_t)`` and the last
 step are differences of two iterates, each good to 1e-12 relative, so their absolute
 tolerance is 2e-12·t·max|x| (2e-12·max|x| for the last step).

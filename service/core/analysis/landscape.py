@@ -320,7 +320,11 @@ def _side(
     if kind is TailClass.EXPONENTIAL:
         # the family's closed form is 1 − θ(z) = 2/(1 + e^{rz}) (tanh, logistic)
         if activation.tail.coefficient != 2.0:
-            raise ValueError(f"{activation.name}: exponential tail not of the form 2/(1+e^rz)")
+            raise InvalidProblem(
+                "activation",
+                f"{activation.name}: /minima's exact rule at infinity needs an exponential tail "
+                "of the form 1 − θ(z) = 2/(1 + e^(rz))",
+            )
         family = _exponential_family(activation.tail.rate)
     elif kind is TailClass.GAUSSIAN:
         family = _GAUSSIAN

@@ -52,7 +52,7 @@ def judge_layers(
     monotone: bool = True,
 ) -> list[DivergenceReport]:
     """The divergence engine's verdict on each layer's weights alone (see
-    :func:`service.core.divergence.judge_divergence`; the arguments are the whole run's).
+    :func:`service.core.analysis.divergence.judge_divergence`; the arguments are the whole run's).
 
     A layer's last step is its share of the final step, ‖t·Δw_layer(t_end)‖ / t_end (for
     flow, its share of ‖ẋ‖), or the whole run's when that is not available.

@@ -5,18 +5,18 @@ Conventions
 * ``E(x) = Σ_i (1 − θ(B_i·x))²`` (no factor ½), ``∇E(x) = −2·Bᵀ·((1 − θ(z))·θ'(z))`` with
   ``z = B·x``; α > 0 is the request's ``learning_rate``. Gradient descent with step η for k
   steps approximates the flow with α = 1 up to t = η·k (or α = η up to t = k).
-* t is continuous time. The history records t = 0 and ``record_points`` times spread evenly in
+* t is continuous time. The trajectory records t = 0 and ``record_points`` times spread evenly in
   log t over ``[min(τ, t_max), t_max]``, where ``τ = 1/(α·‖B‖₂²)`` is the flow's natural time
   unit (:func:`service.core.model.problem.time_unit`): the time over which the weights can
   first move by O(1).
-* The history's ``t_delta`` is ``t·ẋ(t) = −α·t·∇E(x(t))``, the continuous form of the paper's
+* The trajectory's ``t_delta`` is ``t·ẋ(t) = −α·t·∇E(x(t))``, the continuous form of the paper's
   statistic ``t·(x(t+1) − x(t))`` (Figure 5): it tends to a constant b exactly when
   ``x ≈ a + b·log t``.
 * ``last_step`` is ‖ẋ‖₂ at the final time: the displacement per unit time, i.e. the step a
   gradient-descent run with η = α would take from the final weights.
 * ``steps`` in the result counts the integrator's right-hand side evaluations (the work done;
   LSODA reports no count of accepted steps); the final time is the last entry of
-  ``history.t``.
+  ``trajectory.t``.
 
 Integrator
 ----------

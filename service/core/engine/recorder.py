@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from service.core.errors import InvalidProblem
 from service.core.model.activations import Array
 
 
@@ -27,8 +28,10 @@ def record_schedule(steps: int, points: int) -> NDArray[np.int64]:
     every step is recorded while log spacing would be finer than 1, then the spacing is
     geometric. ``steps`` is always the last time.
     """
-    if steps <= 0 or points <= 0:
-        raise ValueError("record_schedule: steps and points must be positive")
+    if steps <= 0:
+        raise InvalidProblem("steps", "must be at least 1")
+    if points <= 0:
+        raise InvalidProblem("record.points", "must be at least 1")
     count = min(points, steps)
     times = np.zeros(count + 1, dtype=np.int64)
     t = 0
@@ -58,11 +61,10 @@ class Recorder:
     """The buffers of a run's samples, allocated once for the times of a schedule (see
     :func:`record_schedule`) plus the final time.
 
-    The compiled kernel fills :attr:`buffers` in place; :meth:`add` appends from Python (the
-    flow integrator and the tests' oracle).
+    The compiled kernel fills :attr:`buffers` in place and says how many rows it wrote.
     """
 
-    __slots__ = ("schedule", "_t", "_error", "_weights", "_t_delta", "_size")
+    __slots__ = ("schedule", "_t", "_error", "_weights", "_t_delta")
 
     def __init__(self, schedule: NDArray[np.int64], m: int) -> None:
         capacity = len(schedule) + 1
@@ -71,25 +73,15 @@ class Recorder:
         self._error = np.empty(capacity, dtype=np.float64)
         self._weights = np.empty((capacity, m), dtype=np.float64)
         self._t_delta = np.empty((capacity, m), dtype=np.float64)
-        self._size = 0
 
     @property
     def buffers(self) -> tuple[NDArray[np.int64], Array, Array, Array, Array]:
         """(schedule, t, error, weights, t_delta): the kernel's ``records`` argument."""
         return self.schedule, self._t, self._error, self._weights, self._t_delta
 
-    def add(self, t: float, error: float, weights: Array, t_delta: Array | None) -> None:
-        """Append one sample; ``t_delta=None`` records a NaN row (next iterate not finite)."""
-        k = self._size
-        self._t[k] = t
-        self._error[k] = error
-        self._weights[k] = weights
-        self._t_delta[k] = np.nan if t_delta is None else t_delta
-        self._size = k + 1
-
-    def trajectory(self, size: int | None = None) -> Trajectory:
-        """The first ``size`` samples (default: those added), as copies."""
-        k = self._size if size is None else size
+    def trajectory(self, size: int) -> Trajectory:
+        """The first ``size`` samples, as copies."""
+        k = size
         return Trajectory(
             t=self._t[:k].copy(),
             error=self._error[:k].copy(),

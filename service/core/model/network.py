@@ -198,11 +198,6 @@ def margins(problem: NetworkProblem, x: Array) -> Array:
         return np.asarray(problem.y * pre[-1][:, 0], dtype=np.float64)
 
 
-def network_accuracy(problem: NetworkProblem, x: Array) -> float:
-    """Fraction of examples with margin z_i > 0."""
-    return float(np.mean(margins(problem, x) > 0.0))
-
-
 def network_error_and_gradient(problem: NetworkProblem, x: Array) -> tuple[float, Array]:
     """E(x) and ∇E(x) by backpropagation in numpy (the reference; see the module docstring).
 

@@ -152,12 +152,6 @@ def error_and_gradient(problem: PerceptronProblem, x: Array) -> tuple[float, Arr
     return float(np.dot(c, c)), g
 
 
-def accuracy(problem: PerceptronProblem, x: Array) -> float:
-    """Fraction of examples with margin ``B_i·x > 0`` (θ(B_i·x) has the target's sign)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        return float(np.mean(problem.B @ x > 0.0))
-
-
 def initial_weights(
     problem: PerceptronProblem, given: Sequence[float] | None, seed: int | None
 ) -> Array:
