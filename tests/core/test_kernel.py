@@ -367,10 +367,10 @@ def test_history_and_memory_are_bounded_by_the_points() -> None:
 CACHE_SCRIPT = """
 import sys
 from service.core.engine import kernel
-from service.core.engine import descent
+from service.core.engine.warmup import warm_up
 if len(sys.argv) > 1:
     kernel.configure_cache(sys.argv[1])
-descent.warm_up()
+warm_up()
 ks = kernel.kernels()
 import os, service
 assert service.__file__.startswith(os.environ["PYTHONPATH"]), service.__file__
@@ -388,7 +388,7 @@ def test_cache_works_when_the_package_directory_is_not_writable(tmp_path: Path) 
     root = Path(__file__).resolve().parents[2]
     pkg = tmp_path / "pkg"
     shutil.copytree(root / "service", pkg / "service", ignore=shutil.ignore_patterns("__py*"))
-    (pkg / "service" / "core" / "__pycache__").write_text("not a directory")
+    (pkg / "service" / "core" / "engine" / "__pycache__").write_text("not a directory")
     (tmp_path / "xdg").write_text("not a directory")
     env = {
         **os.environ,
@@ -423,9 +423,36 @@ def test_cache_works_when_the_package_directory_is_not_writable(tmp_path: Path) 
 def test_kernels_release_the_gil_and_are_cached() -> None:
 
     ks = kernel.kernels()
-    for dispatcher in (ks.start_run, ks.run_chunk, ks.finish_run):
+    for dispatcher in (ks.start_run, ks.run_chunk, ks.finish_run, ks.gradient, ks.state_stop):
         assert dispatcher.targetoptions["nogil"] is True
         assert dispatcher.stats.cache_path  # a cache locator was found
+        # in the subdirectory named by the hash of the kernel's sources
+        assert Path(dispatcher.stats.cache_path).parent.name == kernel.source_key()
+
+
+def test_the_cache_key_covers_every_source_of_the_kernel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # numba watches only the file of the function it caches: an edit to a model's numerics
+    # (another file) must change the directory the compiled code is cached in
+    from service.core.engine import kernel
+
+    names = {Path(path).name for path in kernel._SOURCES}
+    assert names == {"kernel.py", "perceptron_kernel.py", "network_kernel.py", "activations.py"}
+    copies = []
+    for path in kernel._SOURCES:
+        copy = tmp_path / Path(path).name
+        copy.write_bytes(Path(path).read_bytes())
+        copies.append(copy)
+    monkeypatch.setattr(kernel, "_SOURCES", tuple(copies))
+    before = kernel.source_key()
+    assert before == kernel.source_key()
+    for copy in copies:
+        text = copy.read_bytes()
+        copy.write_bytes(text + b"# edited\n")
+        assert kernel.source_key() != before, copy.name
+        copy.write_bytes(text)
+    assert kernel.source_key() == before
 
 
 def test_the_temporary_cache_directory_must_be_private(

@@ -149,7 +149,7 @@ def _state_stop(x: Any, z: Any, err: float, rules: Any) -> int:
     return RUNNING
 
 
-_state_stop_inline = njit(inline="always")(_state_stop)
+_state_stop_compiled = njit(_state_stop)
 
 
 def _start_run(model: Any, scratch: Any, state: Any, rules: Any) -> int:
@@ -158,7 +158,7 @@ def _start_run(model: Any, scratch: Any, state: Any, rules: Any) -> int:
     err, _ = _evaluate_model(model, scratch, x, z, g, True)
     fstate[ERR] = err
     fstate[LAST_STEP] = math.nan
-    return _state_stop_inline(x, z, err, rules)
+    return _state_stop_compiled(x, z, err, rules)
 
 
 def _run_chunk(
