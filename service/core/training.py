@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from service.core.analysis.divergence import DivergenceReport, judge_divergence
 from service.core.analysis.layers import LayerSummary, judge_layers, summarise_layers
@@ -176,38 +177,31 @@ def _drawn_seed(spec: TrainingSpec) -> int | None:
 
 def _run(model: Model, spec: TrainingSpec, budget: Budget) -> RunResult:
     """The run the spec asks for: the flow to t_max, or gd/online for the step budget."""
-    if spec.method is Method.FLOW:
-        if spec.t_max is None:
-            raise InvalidProblem("t_max", "method 'flow' needs t_max, the time to integrate to")
-        if spec.steps_given:
-            raise InvalidProblem("steps", "applies to gd and online; method 'flow' runs to t_max")
-        if spec.order is not Order.GIVEN:
-            raise InvalidProblem("order", "'shuffled' applies to method 'online' only")
-        budget.check_flow_work(model.n, model.m)
-        return run_flow(
-            model,
-            alpha=spec.learning_rate,
-            t_max=spec.t_max,
-            stop=spec.stop,
-            record_points=spec.record_points,
-            initial=spec.initial_weights,
-            seed=spec.seed,
-            rtol=DEFAULT_RTOL if spec.rtol is None else spec.rtol,
-            atol=DEFAULT_ATOL if spec.atol is None else spec.atol,
-            time_limit=budget.compute_seconds,
+    # what every engine takes from the spec
+    common: dict[str, Any] = {
+        "stop": spec.stop,
+        "record_points": spec.record_points,
+        "initial": spec.initial_weights,
+        "seed": spec.seed,
+        "time_limit": budget.compute_seconds,
+    }
+    if spec.method is not Method.FLOW:
+        for name in ("t_max", "rtol", "atol"):
+            if getattr(spec, name) is not None:
+                raise InvalidProblem(name, "applies to method 'flow' only")
+        budget.check_work(spec.stop.steps, model.n, model.m)
+        return run_descent(
+            model, method=spec.method, learning_rate=spec.learning_rate, order=spec.order, **common
         )
-    for name in ("t_max", "rtol", "atol"):
-        if getattr(spec, name) is not None:
-            raise InvalidProblem(name, "applies to method 'flow' only")
-    budget.check_work(spec.stop.steps, model.n, model.m)
-    return run_descent(
-        model,
-        method=spec.method,
-        learning_rate=spec.learning_rate,
-        stop=spec.stop,
-        record_points=spec.record_points,
-        initial=spec.initial_weights,
-        seed=spec.seed,
-        order=spec.order,
-        time_limit=budget.compute_seconds,
+    if spec.t_max is None:
+        raise InvalidProblem("t_max", "method 'flow' needs t_max, the time to integrate to")
+    if spec.steps_given:
+        raise InvalidProblem("steps", "applies to gd and online; method 'flow' runs to t_max")
+    if spec.order is not Order.GIVEN:
+        raise InvalidProblem("order", "'shuffled' applies to method 'online' only")
+    budget.check_flow_work(model.n, model.m)
+    rtol = DEFAULT_RTOL if spec.rtol is None else spec.rtol
+    atol = DEFAULT_ATOL if spec.atol is None else spec.atol
+    return run_flow(
+        model, alpha=spec.learning_rate, t_max=spec.t_max, rtol=rtol, atol=atol, **common
     )

@@ -158,7 +158,8 @@ def _start_run(model: Any, scratch: Any, state: Any, rules: Any) -> int:
     err, _ = _evaluate_model(model, scratch, x, z, g, True)
     fstate[ERR] = err
     fstate[LAST_STEP] = math.nan
-    return _state_stop_compiled(x, z, err, rules)
+    code: int = _state_stop_compiled(x, z, err, rules)
+    return code
 
 
 def _run_chunk(
