@@ -16,6 +16,7 @@ from matplotlib.image import imread
 from service.app import create_app
 from service.figures import canvas
 from service.settings import Settings
+from tests.problems import assert_problem
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -140,19 +141,22 @@ def test_paper_figures_4_and_5_state_their_parameters(client: TestClient) -> Non
     assert "hidden layers [2]" in five and "Verdict: logarithmic" in five
 
 
-@pytest.mark.parametrize("number", [0, 6])
-def test_the_paper_has_five_figures(client: TestClient, number: int) -> None:
+@pytest.mark.parametrize(
+    ("number", "words"),
+    [(0, "greater than or equal to 1"), (6, "less than or equal to 5")],
+)
+def test_the_paper_has_five_figures(client: TestClient, number: int, words: str) -> None:
     r = client.get(f"/figures/paper/{number}")
-    assert r.status_code == 422
-    assert r.headers["content-type"] == "application/problem+json"
+    assert_problem(r, kind="invalid-request", field="path.number", words=words)
 
 
 def test_bad_bodies_are_problems_naming_the_field(client: TestClient) -> None:
     r = client.post("/figures/minima", json={**TYPE_3, "format": "gif"})
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "format"
+    assert_problem(r, kind="invalid-request", field="format", words="'svg' or 'png'")
     r = client.post("/figures/minima", json={"dataset": {"inputs": [[1.0, 2.0]], "targets": [1]}})
-    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
-    assert "dataset.inputs" in r.text
+    assert_problem(
+        r, kind="invalid-problem", field="dataset.inputs", words=("m = 2 weights", "use /train")
+    )
 
 
 def test_a_figure_over_the_size_limit_is_refused(
@@ -160,10 +164,14 @@ def test_a_figure_over_the_size_limit_is_refused(
 ) -> None:
     monkeypatch.setattr(canvas, "MAX_FIGURE_BYTES", 1_000)
     r = client.post("/figures/train", json=LOG_RULE)
-    assert r.status_code == 422
-    body = r.json()
-    assert body["type"] == "urn:learndyn:limit-exceeded"
-    assert body["errors"][0]["field"] == "format" and "1000" in body["detail"]
+    entry = assert_problem(
+        r,
+        kind="limit-exceeded",
+        field="format",
+        words=("the svg figure has ", " bytes, over the limit of 1000;", "fewer points or png"),
+    )
+    size = int(entry["message"].split(" has ", 1)[1].split(" bytes", 1)[0])
+    assert size > 1000  # the figure's own size is stated, and it is over the limit
 
 
 def test_openapi_declares_the_image_content_types() -> None:
@@ -254,9 +262,11 @@ def test_rendering_is_thread_safe_and_deterministic(client: TestClient) -> None:
 
 def test_paper_figures_refuse_unknown_query_parameters(client: TestClient) -> None:
     r = client.get("/figures/paper/1", params={"format": "png", "dpi": "600"})
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.dpi"
+    assert_problem(
+        r, kind="invalid-request", field="query.dpi", words="Extra inputs are not permitted"
+    )
     r = client.get("/figures/paper/1", params={"format": "gif"})
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.format"
+    assert_problem(r, kind="invalid-request", field="query.format", words="'svg' or 'png'")
 
 
 def test_many_weights_are_capped_and_the_caption_says_so(client: TestClient) -> None:

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from service.app import create_app
 from service.settings import Settings
 from tests.conftest import strict_json
+from tests.problems import assert_problem
 
 
 def post(client: TestClient, body: Any) -> tuple[int, Any]:
@@ -84,24 +85,43 @@ def test_more_than_one_weight_is_a_422_that_points_to_train(
     client: TestClient, dataset: dict[str, Any]
 ) -> None:
     r = client.post("/minima", json={"dataset": dataset})
-    assert r.status_code == 422
-    assert r.headers["content-type"] == "application/problem+json"
-    body = r.json()
-    assert body["errors"][0]["field"] == "dataset.inputs"
-    assert "m = 2" in body["detail"] and "/train" in body["detail"]
+    assert_problem(
+        r, kind="invalid-problem", field="dataset.inputs", words=("m = 2 weights", "use /train")
+    )
 
 
-def test_bad_requests_are_422(client: TestClient) -> None:
-    assert post(client, ask([1.0], [2]))[0] == 422
-    assert post(client, ask([1.0], [1], activation="relu"))[0] == 422
-    assert post(client, ask([1.0], [1], curve={"points": 2}))[0] == 422
-    assert post(client, ask([1.0], [1], extra=1))[0] == 422
+@pytest.mark.parametrize(
+    ("body", "kind", "field", "words"),
+    [
+        (ask([1.0], [2]), "problem", "dataset.targets", ("+1 or -1", "target 0 is 2.0")),
+        (ask([1.0], [1], activation="relu"), "request", "activation", "'tanh'"),
+        (
+            ask([1.0], [1], curve={"points": 2}),
+            "request",
+            "curve.points",
+            "greater than or equal to 3",
+        ),
+        (ask([1.0], [1], extra=1), "request", "extra", "Extra inputs are not permitted"),
+    ],
+)
+def test_bad_requests_are_422_naming_the_field(
+    client: TestClient, body: dict[str, Any], kind: str, field: str, words: str
+) -> None:
+    assert_problem(
+        client.post("/minima", json=body), kind=f"invalid-{kind}", field=field, words=words
+    )
 
 
 def test_curve_work_is_limited() -> None:
     with TestClient(create_app(Settings(max_cells=1000))) as small:
-        status, body = post(small, ask([1.0] * 10, [1] * 10, curve={"points": 101}))
-    assert status == 422 and body["errors"][0]["field"] == "curve.points"
+        r = small.post("/minima", json=ask([1.0] * 10, [1] * 10, curve={"points": 101}))
+    # points·n = 101·10 = 1010 > 1000
+    assert_problem(
+        r,
+        kind="limit-exceeded",
+        field="curve.points",
+        words=("points·n = 101·10", "limit of 1000", "LEARNDYN_MAX_CELLS"),
+    )
 
 
 def test_invariances_through_the_api(client: TestClient) -> None:

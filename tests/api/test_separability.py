@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from service.app import create_app
 from service.settings import Settings
 from tests.conftest import strict_json
+from tests.problems import assert_problem
 
 EXAMPLE = {
     "inputs": [[2, 1], [1, 3], [-1, -1], [-2, 0.5], [0.5, -2]],
@@ -105,10 +106,17 @@ def test_example_answer(client: TestClient) -> None:
 
 def test_bad_input_names_the_field(client: TestClient) -> None:
     r = client.post("/separability", json={"dataset": {"inputs": [[1, 2], [3]], "targets": [1, 1]}})
-    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
-    assert strict_json(r.text)["errors"][0]["field"] == "dataset.inputs"
+    assert_problem(
+        r,
+        kind="invalid-problem",
+        field="dataset.inputs",
+        words=("same length", "row 0 has 2 entries, row 1 has 1"),
+    )
+    # separability does not depend on θ, so /separability has no activation to set
     r = client.post("/separability", json={"dataset": EXAMPLE, "activation": "tanh"})
-    assert r.status_code == 422
+    assert_problem(
+        r, kind="invalid-request", field="activation", words="Extra inputs are not permitted"
+    )
 
 
 def test_train_reports_theory(client: TestClient) -> None:
@@ -130,9 +138,15 @@ def test_extreme_magnitudes_answer_or_name_the_field(client: TestClient) -> None
     assert status == 200 and body["strictly_separable"]
     assert body["max_margin"]["weights"] == pytest.approx([1e60, 1e-60], rel=1e-12)
     assert body["max_margin"]["multipliers"] == pytest.approx([1e120, 1e-120], rel=1e-12)
+    # rows 600 decades apart: ŵ ~ 1e300 and its multipliers ~ ŵ² would overflow
     data = {"inputs": [[1e-300], [1e300]], "targets": [1, 1]}
-    status, body = post(client, "/separability", {"dataset": data})
-    assert status == 422 and body["errors"][0]["field"] == "dataset.inputs"
+    r = client.post("/separability", json={"dataset": data})
+    assert_problem(
+        r,
+        kind="invalid-problem",
+        field="dataset.inputs",
+        words=("within a factor of about 1e144", "rescale the inputs"),
+    )
     data = {"inputs": [[1e300, 1e300], [-1e300, 1e300], [0.0, -1e300]], "targets": [1, 1, 1]}
     status, body = post(client, "/separability", {"dataset": data})
     assert status == 200 and not body["weakly_separable"]
@@ -143,8 +157,13 @@ def test_extreme_magnitudes_answer_or_name_the_field(client: TestClient) -> None
 
 def test_size_limit_applies() -> None:
     with TestClient(create_app(Settings(max_cells=9))) as small:
-        status, body = post(small, "/separability", {"dataset": EXAMPLE})
-    assert status == 422 and body["errors"][0]["field"] == "dataset.inputs"
+        r = small.post("/separability", json={"dataset": EXAMPLE})
+    assert_problem(  # EXAMPLE has n·m = 5·2 = 10 cells
+        r,
+        kind="limit-exceeded",
+        field="dataset.inputs",
+        words=("n·m = 5·2 = 10", "limit of 9", "LEARNDYN_MAX_CELLS"),
+    )
 
 
 def test_train_without_representable_theory_still_answers(client: TestClient) -> None:

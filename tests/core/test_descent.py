@@ -78,8 +78,11 @@ def test_seeded_initial_weights_are_uniform_in_half_unit() -> None:
     problem = build_problem([[1.0] * 50], [1], get_activation("tanh"))
     result = run(problem, 1, seed=11)
     x0 = result.trajectory.weights[0]
-    assert np.all(np.abs(x0) <= 0.5) and np.std(x0) > 0.2
+    # the documented draw (service/core/model/problem.py): default_rng([seed, 0]), U(−½, ½)
+    np.testing.assert_array_equal(x0, np.random.default_rng([11, 0]).uniform(-0.5, 0.5, 50))
+    assert np.all(np.abs(x0) <= 0.5)
     np.testing.assert_array_equal(x0, run(problem, 1, seed=11).trajectory.weights[0])
+    assert not np.array_equal(x0, run(problem, 1, seed=12).trajectory.weights[0])
 
 
 def test_stop_rules_fire_and_are_reported() -> None:

@@ -150,21 +150,31 @@ def test_flow_agrees_with_small_step_descent(inputs: list[list[float]], targets:
     np.testing.assert_allclose(continuous.weights, gd.weights, rtol=1e-3)
 
 
+UNITS_RULE = "natural time units is outside [1e-09, 1e+30]"
+"""t_max·α·‖B‖₂² must lie in [1e-9, 1e30]: the weights move at all, and 30 decades at most."""
+
+
 @pytest.mark.parametrize(
-    ("kw", "field"),
+    ("kw", "field", "words"),
     [
-        ({"alpha": 0.0}, "learning_rate"),
-        ({"t_max": 0.0}, "t_max"),
-        ({"t_max": 1e16}, "t_max"),
-        ({"t_max": 1e-50}, "t_max"),  # 1e-50 natural time units: nothing would move
-        ({"alpha": 1e300}, "t_max"),  # 1e301 natural time units: beyond 30 decades
-        ({"rtol": 1.0}, "rtol"),
-        ({"atol": 0.0}, "atol"),
-        ({"initial": [1.0, 2.0]}, "initial_weights"),
+        ({"alpha": 0.0}, "learning_rate", "must be a finite number > 0"),
+        ({"t_max": 0.0}, "t_max", "must be a number in [1e-100, 1e+15]"),
+        ({"t_max": 1e16}, "t_max", "must be a number in [1e-100, 1e+15]"),
+        # t_max·α·‖B‖₂² = 1e-50·1·1: nothing would move
+        ({"t_max": 1e-50}, "t_max", ("t_max·α·‖B‖₂² = 1e-50 " + UNITS_RULE, "larger")),
+        # 10·1e300·1 = 1e301 natural time units: beyond 30 decades
+        ({"alpha": 1e300}, "t_max", ("t_max·α·‖B‖₂² = 1e+301 " + UNITS_RULE, "smaller")),
+        ({"rtol": 1.0}, "rtol", "must be a number in (0, 1)"),
+        ({"atol": 0.0}, "atol", "must be a finite number > 0"),
+        ({"initial": [1.0, 2.0]}, "initial_weights", "needs 1 weights; got 2"),
     ],
 )
-def test_invalid_arguments_name_the_field(kw: dict[str, float], field: str) -> None:
+def test_invalid_arguments_name_the_field_and_the_rule(
+    kw: dict[str, float], field: str, words: str | tuple[str, ...]
+) -> None:
     args: dict[str, object] = {"t_max": 10.0, **kw}
     with pytest.raises(InvalidProblem) as info:
         flow(scalar(), **args)  # type: ignore[arg-type]
     assert info.value.field == field
+    for word in (words,) if isinstance(words, str) else words:
+        assert word in info.value.message, (word, info.value.message)

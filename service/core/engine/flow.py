@@ -162,15 +162,19 @@ def run_flow(
     if not (MIN_T_MAX <= t_max <= MAX_T_MAX):
         raise InvalidProblem("t_max", f"must be a number in [{MIN_T_MAX:g}, {MAX_T_MAX:g}]")
     perceptron = inputs_as_perceptron(model)
-    tau = time_unit(perceptron, alpha, Method.FLOW)
-    units = t_max / tau
-    if not (MIN_TIME_UNITS <= units <= MAX_TIME_UNITS):
+    norm = float(np.linalg.norm(perceptron.B, 2))
+    # t_max/τ = t_max·α·‖B‖₂², in logs: it may lie far outside float64, and τ itself is kept
+    # within 1e∓250 (time_unit), which any accepted horizon stays well inside (|log10 α·‖B‖₂²|
+    # ≤ 130 when t_max ∈ [1e-100, 1e15] and t_max/τ ∈ [1e-9, 1e30])
+    log_units = math.log10(t_max) + (math.log10(alpha) + 2.0 * math.log10(norm) if norm else 0.0)
+    if not (math.log10(MIN_TIME_UNITS) <= log_units <= math.log10(MAX_TIME_UNITS)):
         raise InvalidProblem(
             "t_max",
-            f"t_max·α·‖B‖₂² = {units:.3g} natural time units is outside [{MIN_TIME_UNITS:g}, "
-            f"{MAX_TIME_UNITS:g}]: ask for a t_max (or learning_rate) that makes it "
-            f"{'smaller' if units > MAX_TIME_UNITS else 'larger'}",
+            f"t_max·α·‖B‖₂² = {_power_of_ten(log_units)} natural time units is outside "
+            f"[{MIN_TIME_UNITS:g}, {MAX_TIME_UNITS:g}]: ask for a t_max (or learning_rate) that "
+            f"makes it {'smaller' if log_units > 0 else 'larger'}",
         )
+    tau = time_unit(perceptron, alpha, Method.FLOW)
     if not (0 < rtol < 1):
         raise InvalidProblem("rtol", "must be a number in (0, 1)")
     if not (atol > 0 and math.isfinite(atol)):
@@ -178,12 +182,22 @@ def run_flow(
     if record_points < 1:
         raise InvalidProblem("record.points", "must be at least 1")
     x0 = initial_point(model, initial, seed)
-    norm = float(np.linalg.norm(perceptron.B, 2)) or 1.0
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         return _integrate(
-            flow_model(model), norm, alpha, tau, t_max, stop, record_points, x0, rtol, atol,
-            time_limit,
+            flow_model(model), norm or 1.0, alpha, tau, t_max, stop, record_points, x0, rtol,
+            atol, time_limit,
         )  # fmt: skip
+
+
+def _power_of_ten(log10_value: float) -> str:
+    """10^log10_value written as ``%.3g`` would write it, beyond float64's range too."""
+    exponent = math.floor(log10_value)
+    mantissa = round(10.0 ** (log10_value - exponent), 2)
+    if mantissa >= 10.0:
+        mantissa, exponent = mantissa / 10.0, exponent + 1
+    if -300 < exponent < 300:
+        return f"{mantissa * 10.0**exponent:.3g}"
+    return f"{mantissa:g}e{exponent:+03d}"
 
 
 def _record_times(units: float, points: int) -> Array:
