@@ -6,6 +6,9 @@
   ``LimitExceeded`` (a figure over the limits table) → 422 with the field named.
 * ``TimeLimitExceeded`` (a computation past ``LEARNDYN_COMPUTE_SECONDS``) → 504: the same
   request would time out again, so it is not 503 (which clients retry).
+* ``SolverFailed`` (a numerical solver of the core, e.g. HiGHS, failed on a well-posed
+  problem) → 500 whose detail names the solver and the problem it failed on (logged with its
+  trace): a fault of the service, not of the request, but one the caller can report.
 * Starlette's ``HTTPException`` (404, 405, 413 from the body limit, …) → its status.
 * Anything else → 500 with no trace, no path, no internals.
 """
@@ -21,7 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from service.core.errors import InvalidProblem, LimitExceeded, TimeLimitExceeded
+from service.core.errors import InvalidProblem, LimitExceeded, SolverFailed, TimeLimitExceeded
 from service.schemas import FieldError, Problem
 
 PROBLEM_JSON = "application/problem+json"
@@ -78,6 +81,16 @@ def _time_limit(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(504, str(exc), type_="urn:learndyn:time-limit")
 
 
+def _solver_failed(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, SolverFailed)
+    logger.error("solver failure on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(
+        500,
+        f"the computation could not be completed: {exc}",
+        type_="urn:learndyn:solver-failed",
+    )
+
+
 def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     response = problem_response(exc.status_code, str(exc.detail))
@@ -102,6 +115,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InvalidProblem, _rule_error)
     app.add_exception_handler(LimitExceeded, _rule_error)
     app.add_exception_handler(TimeLimitExceeded, _time_limit)
+    app.add_exception_handler(SolverFailed, _solver_failed)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _server_error)
 

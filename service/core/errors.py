@@ -5,7 +5,9 @@ those are states of a result (``StopReason``, the verdict, ``TrainingReport.theo
 ``InvalidProblem`` means the input itself breaks a rule, and its message names the field and
 the rule, so the service can answer 422 with it as is; ``LimitExceeded`` is the same for a
 figure over the limits of the service. ``TimeLimitExceeded`` is a computation stopped at its
-wall-time deadline.
+wall-time deadline. ``SolverFailed`` is a numerical solver the core relies on failing on a
+problem it should solve: a fault of the computation, not of the input (the service answers
+500, naming the solver).
 """
 
 from __future__ import annotations
@@ -40,3 +42,18 @@ class TimeLimitExceeded(Exception):
         )
         self.seconds = seconds
         self.progress = progress
+
+
+class SolverFailed(Exception):
+    """A solver the core calls (``solver``, e.g. "HiGHS") failed on a problem that is
+    well-posed by construction (a feasible, bounded linear program), so no answer can be given.
+
+    Not an :class:`InvalidProblem`: the input broke no rule, and the same request may succeed
+    with another solver version. ``message`` says which problem failed and the solver's own
+    report.
+    """
+
+    def __init__(self, solver: str, message: str) -> None:
+        super().__init__(f"{solver} failed: {message}")
+        self.solver = solver
+        self.message = message

@@ -39,6 +39,11 @@ an exact solve on its support: ŵ is the minimum-norm solution of ``B_S·w = 1``
 set S (unique even when the support vectors are linearly dependent), and α the nonnegative
 solution of ``B_Sᵀ·α = ŵ``.
 
+Every tolerance and iteration bound of these methods is a module-level name that says why it
+has its value. A ŵ whose KKT residual exceeds ``KKT_TOLERANCE`` is reported with
+``optimal = False`` (a state, not an error); a linear program that HiGHS fails to solve raises
+:class:`~service.core.errors.SolverFailed`.
+
 The weak condition is decided by one linear program (scipy's ``linprog``, HiGHS) on the
 nonzero rows scaled to unit length: maximise ``(Σ_i b_i)·v`` subject to ``B·v ≥ 0`` and
 ``−1 ≤ v ≤ 1`` (solved by cutting planes: on a working set of rows grown by the violated
@@ -57,7 +62,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import linprog, nnls
 
-from service.core.errors import InvalidProblem
+from service.core.errors import InvalidProblem, SolverFailed
 from service.core.model.activations import Array
 from service.vocabulary import CertificateKind
 
@@ -65,13 +70,101 @@ CERTIFICATE_TOLERANCE = 1e-10
 """A certificate is returned only if its residual (see the module docstring) is at most this."""
 
 KKT_TOLERANCE = 1e-8
-"""The hard-margin solution's KKT residual must be at most this (it is typically ~1e-15)."""
+"""ŵ is reported as the hard-margin solution (``MaxMargin.optimal``) only if its KKT residual
+is at most this (it is typically ~1e-15; rows whose lengths span many orders of magnitude can
+leave 1e-7). Above it ŵ still separates the data, but is not proved the shortest."""
 
-_WORKING_SET_GROWTH_MIN = 8
+# Scaling
+_SPAN_EXPONENT = 240
+"""Rows are scaled into [2^−240, 2^240]: then ŵ ~ 2^240 and α ~ ŵ² ~ 2^480 at worst per row,
+2^960 over the span, inside float64's 2^1024."""
+
+# The hard margin: constraint generation on least-distance programming
 _MAX_ROUNDS = 200
+"""Constraint-generation rounds before HiGHS decides: every round adds rows, a handful of
+rounds is usual, and the bound only stops a pathological cycle."""
+_INITIAL_WORKING_SET_MIN = 16
+"""The first working set holds at least this many rows (small problems are solved at once)."""
+_INITIAL_WORKING_FACTOR = 2
+"""... and at least this many times m + 1, the most columns an NNLS solution in R^(m+1) needs
+(Carathéodory), so that the first guess usually contains the support."""
+_WORKING_SET_GROWTH_MIN = 8
+"""A round adds at least this many (and at least m + 1) of the most violated rows: fewer
+rounds of NNLS when n is large."""
 _RESOLUTION = 1e-14
+"""−r_{m+1} = 1/(1 + ‖w'‖²) at or below this cannot be told from 0 by NNLS (‖w'‖ ≳ 1e7, an
+angular margin below ~1e-7): the data are then left to HiGHS (``_fallback_gordan``)."""
+_GENERATION_SLACK = 1e-9
+"""A row outside the working set joins it when b̂_i·w' < h_i·(1 − 1e-9): far above the rounding
+of the NNLS solution, so that rows on the boundary (copies of support vectors) are not added
+for noise; smaller violations are left to the polish (``_POLISH_VIOLATION``)."""
+_WITNESS_MARGIN = 0.5
+"""A polished ŵ proves strict separability when min_i b_i·ŵ > 0.5: it should be ≥ 1 up to its
+KKT residual, so a correct ŵ passes with room, while a polish that went astray (a wrong
+support) does not; any positive margin would prove separability exactly."""
+_NNLS_ITERATIONS = 50
+"""scipy's NNLS gets maxiter = 50·(rows + columns) (its default is 3·columns): Lawson–Hanson
+needs a few per column; reaching the limit is not an error (HiGHS then decides)."""
+
+# Polishing ŵ on its support
 _POLISH_ROUNDS = 8
-_SPAN_EXPONENT = 240  # rows scaled into [2^−240, 2^240]: α ~ 2^960 at worst
+"""Active-set refinements of ŵ on its support: each one takes in the rows the last solve
+violated; one or two usually suffice."""
+_POLISHED = 1e-14
+"""Polishing stops at this KKT residual: a few ulps of the order-1 quantities (b_i·ŵ against 1)
+that it compares; no further solve can improve it."""
+_SUPPORT_CUT = 1e-12
+"""α_i at most this fraction of max α is round-off of NNLS, not a support vector."""
+_POLISH_VIOLATION = 1e-13
+"""A row with b_i·ŵ < 1 − 1e-13 is violated and joins the support; rows on the boundary, a few
+ulps below 1 by rounding, do not (a round for nothing: they would not change ŵ)."""
+_ENTRY_MULTIPLIER = 1e-9
+"""A violated row enters with α_i = 1e-9·max α: above ``_SUPPORT_CUT``, so the next round keeps
+it in the support, where the next solve sets its size."""
+_MULTIPLIER_FLOOR = 1e-300
+"""... and at least 1e-9·1e-300 (subnormal, but > 0) when α vanished, so that it still enters."""
+
+# Certificates
+_CERTIFICATE_SUPPORT_CUT = 1e-14
+"""λ_i at most this fraction of max λ is round-off of the solver, not part of the support that
+the exact re-solve (``_exact_on_support``) works on: such rows stay exactly 0."""
+_REFINEMENT_PASSES = 4
+"""Passes of the projection λ ← λ − B·G⁺·Bᵀλ (iterative refinement of the normal equations):
+each gains a factor ~cond(G)·ε, four reach rounding for a moderately conditioned B."""
+_PROJECTION_RESIDUAL = 1e-14
+"""After them, ‖Bᵀλ‖∞ above 1e-14·max|B|·Σ|λ| means B is too ill-conditioned for the normal
+equations: least squares by SVD (``_LSTSQ_PASSES`` passes) decides."""
+_LSTSQ_PASSES = 2
+"""SVD least-squares projections then: the second removes what rounding left of the first."""
+
+# The weak condition: the half-space LP by cutting planes
+_LP_WORKING_SET_MIN = 32
+"""The LP's first working set holds at least this many rows (small problems in one LP)."""
+_LP_WORKING_FACTOR = 4
+"""... and at least this many times m + 1: the rows least aligned with Σ b̂_i, enough that the
+first LP is usually the last."""
+_LP_GROWTH_FACTOR = 2
+"""A round adds up to this many times m + 1 of the most violated rows."""
+_LP_VIOLATION = 1e-9
+"""A row outside the LP's working set is violated when b̂_i·v < −1e-9 (unit rows, |v| ≤ 1);
+smaller violations, within HiGHS's own tolerance, are left to ``_half_space_witness``."""
+_LP_ZERO = 1e-7
+"""HiGHS's default primal feasibility tolerance: margins b̂_i·v within it of 0 may be exact
+zeros of the optimum, and ``_half_space_witness`` projects them onto 0."""
+_WITNESS_POSITIVE = 1e-9
+"""The cleaned ν must keep a margin above 1e-9·‖v‖: B·ν ≠ 0 beyond the rounding of the
+projection."""
+_WITNESS_NEGATIVE = 1e-12
+"""... and none below −1e-12·‖v‖: B·ν ≥ 0 up to the rounding of the projection (a unit row
+times a unit vector is exact to ~1e-16)."""
+
+# The numerical rank
+_TALL = 4
+"""B with n > 4·m takes the Gram shortcut: an m×m eigenproblem instead of an SVD of B."""
+_GRAM_GAP = 1e-12
+"""The shortcut answers m when λ_min(BᵀB) > 1e-12·λ_max, i.e. σ_min > 1e-6·σ_max: far above
+the Gram eigenvalues' error (~m·ε·σ_max²) and numpy's threshold max(n, m)·ε·σ_max; below it
+(the Gram matrix could show noise as a positive eigenvalue) the SVD decides."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +191,11 @@ class MaxMargin:
     kkt_residual: float
     """The largest of: ``max(0, 1 − min_i b_i·ŵ)`` (primal), ``max(0, −min α)`` (dual),
     ``‖ŵ − Bᵀα‖∞/‖ŵ‖∞`` (stationarity), ``max_{α_i>0} |b_i·ŵ − 1|`` (complementarity)."""
+    optimal: bool
+    """``kkt_residual ≤ KKT_TOLERANCE``: ŵ, the margin, the support and α are the hard-margin
+    solution's. When False (a margin near float resolution, solved by HiGHS without α; rows
+    spanning many orders of magnitude) the weights still separate the data (min_i b_i·ŵ > 0
+    is checked) but are not proved the shortest, so margin and support are estimates."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +264,13 @@ def analyse_separability(B: Array) -> Separability | Unrepresentable:
         weak condition holds; a Stiemke certificate when it does not. ``rank`` is the
         numerical rank (SVD, numpy's default tolerance); ``rows_independent`` is
         ``rank == n`` (which, for n ≥ 1, implies strict separability: B·v = 1 is solvable).
+        ``max_margin.optimal`` says whether ŵ's KKT residual is within ``KKT_TOLERANCE``.
+
+    Raises
+    ------
+    SolverFailed
+        HiGHS failed on one of its linear programs (each is feasible and bounded, so this is
+        a fault of the solver, not of B); no result can stand for an undecided test.
     """
     B = np.asarray(B, dtype=np.float64)
     n, m = B.shape
@@ -247,6 +352,7 @@ def _unscale(mm: MaxMargin, e: int) -> MaxMargin | None:
         support_vectors=mm.support_vectors,
         multipliers=multipliers,
         kkt_residual=mm.kkt_residual,
+        optimal=mm.optimal,  # the scaling by 2^e is exact: the residual is that of 2^e·B
     )
 
 
@@ -275,16 +381,17 @@ def _lemma_sentence(weak: bool, independent: bool) -> str:
 
 def numerical_rank(B: Array) -> int:
     """numpy's ``matrix_rank`` (singular values above ``σ_max·max(n, m)·ε``), made cheap for
-    tall B: when the Gram matrix BᵀB shows every singular value above 1e-6·σ_max, the rank is
+    tall B (``_TALL``): when the Gram matrix BᵀB shows every singular value above 1e-6·σ_max
+    (``_GRAM_GAP`` on its eigenvalues), the rank is
     m without an SVD of B (eigenvalues of BᵀB are accurate to ~m·ε·σ_max², so σ_min/σ_max is
     then known to about 1e-7, far above numpy's threshold); otherwise the full SVD decides.
     """
     n, m = B.shape
     if not B.any():
         return 0
-    if n > 4 * m:
+    if n > _TALL * m:
         eig = np.linalg.eigvalsh(B.T @ B)
-        if eig[0] > 1e-12 * eig[-1]:
+        if eig[0] > _GRAM_GAP * eig[-1]:
             return int(m)
     return int(np.linalg.matrix_rank(B))
 
@@ -338,7 +445,7 @@ def _hard_margin(B: Array) -> tuple[MaxMargin | None, Certificate | None]:
         if -r[m] > _RESOLUTION:
             w = -r[:m] / r[m]
             z = unit @ w  # b_i·ŵ = z_i/h_i
-            fresh = np.flatnonzero((z < h * (1.0 - 1e-9)) & ~in_working)
+            fresh = np.flatnonzero((z < h * (1.0 - _GENERATION_SLACK)) & ~in_working)
             if fresh.size:
                 grow = max(_WORKING_SET_GROWTH_MIN, m + 1)
                 added = fresh[np.argsort(z[fresh] / h[fresh], kind="stable")[:grow]]
@@ -350,7 +457,7 @@ def _hard_margin(B: Array) -> tuple[MaxMargin | None, Certificate | None]:
             with np.errstate(over="ignore"):
                 alpha[working] = u / -r[m] / c / norms[working]
             best = _polish(B, norms, c, w / c, alpha)
-            if float(np.min(B @ best.weights)) > 0.5:  # a witness of strict separability
+            if float(np.min(B @ best.weights)) > _WITNESS_MARGIN:  # strict separability
                 return best, None
         gordan = _gordan_from(B, working, u * h[working])  # Σ u_i·h_i·b_i/c = 0
         if gordan is not None:
@@ -362,7 +469,7 @@ def _hard_margin(B: Array) -> tuple[MaxMargin | None, Certificate | None]:
 def _initial_working_set(unit: Array) -> NDArray[np.int64]:
     """The rows least aligned with the mean unit row: good first guesses at support vectors."""
     n, m = unit.shape
-    size = min(n, max(2 * (m + 1), 16))
+    size = min(n, max(_INITIAL_WORKING_FACTOR * (m + 1), _INITIAL_WORKING_SET_MIN))
     if size == n:
         return np.arange(n)
     z = unit @ unit.sum(axis=0)
@@ -375,7 +482,7 @@ def _nnls(M: Array, b: Array) -> Array | None:
     if M.size == 0 or not (np.isfinite(M).all() and np.isfinite(b).all()):
         return None  # scipy 1.17's nnls double-frees on an empty matrix
     try:
-        x, _ = nnls(M, b, maxiter=50 * (M.shape[1] + M.shape[0]))
+        x, _ = nnls(M, b, maxiter=_NNLS_ITERATIONS * (M.shape[1] + M.shape[0]))
     except RuntimeError:
         return None
     return np.asarray(x, dtype=np.float64)
@@ -419,7 +526,7 @@ def _exact_on_support(B: Array, lam: Array) -> Array | None:
     λ_S is moved to the nearest point of the affine set {Bᵀλ = 0, Σλ = 1} restricted to S
     (a least-squares projection); None if that makes a component negative.
     """
-    S = np.flatnonzero(lam > 1e-14 * lam.max())
+    S = np.flatnonzero(lam > _CERTIFICATE_SUPPORT_CUT * lam.max())
     M = np.vstack([B[S].T, np.ones(S.size)])  # (m+1)×|S|
     target = np.zeros(M.shape[0])
     target[-1] = 1.0
@@ -443,9 +550,9 @@ def _polish(B: Array, norms: Array, c: float, w0: Array, alpha0: Array) -> MaxMa
     best = _kkt(B, w0, alpha0)
     alpha = alpha0
     for _ in range(_POLISH_ROUNDS):
-        if best.kkt_residual <= 1e-14 or not (0.0 < alpha.max() < math.inf):
+        if best.kkt_residual <= _POLISHED or not (0.0 < alpha.max() < math.inf):
             break
-        support = np.flatnonzero(alpha > 1e-12 * alpha.max())
+        support = np.flatnonzero(alpha > _SUPPORT_CUT * alpha.max())
         BS = B[support] / norms[support, None]
         # b̂_i·w' = c/‖b_i‖ on S, ŵ = w'/c: right-hand sides in (0, 1], no overflow.
         wc = np.linalg.lstsq(BS, c / norms[support], rcond=None)[0]
@@ -459,13 +566,13 @@ def _polish(B: Array, norms: Array, c: float, w0: Array, alpha0: Array) -> MaxMa
         if candidate.kkt_residual < best.kkt_residual:
             best = candidate
         z = B @ w
-        below = z < 1.0 - 1e-13
+        below = z < 1.0 - _POLISH_VIOLATION
         below[support] = False
         violated = np.flatnonzero(below)
         if violated.size == 0 and candidate.kkt_residual >= best.kkt_residual:
             break
         # Rows that w violates enter with a small multiplier, to be sized by the next solve.
-        alpha[violated] = 1e-9 * max(float(alpha.max()), 1e-300)
+        alpha[violated] = _ENTRY_MULTIPLIER * max(float(alpha.max()), _MULTIPLIER_FLOOR)
     return best
 
 
@@ -476,12 +583,14 @@ def _kkt(B: Array, w: Array, alpha: Array) -> MaxMargin:
     stationarity = float(np.max(np.abs(w - B.T @ alpha))) / float(np.max(np.abs(w)))
     on = alpha > 0
     complementarity = float(np.max(np.abs(z[on] - 1.0))) if on.any() else 0.0
+    residual = max(primal, dual, stationarity, complementarity)
     return MaxMargin(
         weights=w,
         margin=1.0 / _norm(w),
         support_vectors=np.flatnonzero(on).astype(np.int64),
         multipliers=alpha,
-        kkt_residual=max(primal, dual, stationarity, complementarity),
+        kkt_residual=residual,
+        optimal=residual <= KKT_TOLERANCE,
     )
 
 
@@ -522,7 +631,13 @@ def _fallback_gordan(B: Array) -> tuple[MaxMargin | None, Certificate | None]:
     z = B @ v
     if z.min() > 0.0:
         return _kkt(B, v / z.min(), np.zeros(n)), None
-    return None, None  # pragma: no cover - HiGHS contradicts itself
+    # HiGHS contradicts itself: no Gordan λ, yet no separating v. Neither answer is proved,
+    # and a result without both would break the contract of Separability.
+    raise SolverFailed(  # pragma: no cover - not seen; kept as the honest outcome
+        "HiGHS",
+        "the Gordan LP of the strict-separability test found no certificate, and the "
+        f"separating LP no separating weights (status {res.status}: {res.message})",
+    )
 
 
 # ----------------------------------------------------------------------------------------
@@ -541,7 +656,7 @@ def _weak_condition(B: Array) -> tuple[Array | None, Certificate | None]:
     c = Bn.sum(axis=0)
     # Cutting planes: the LP on a working set of rows, grown by the most violated ones until
     # its solution satisfies every row (then it solves the full LP, a restriction of it).
-    size = min(nonzero.size, max(4 * (m + 1), 32))
+    size = min(nonzero.size, max(_LP_WORKING_FACTOR * (m + 1), _LP_WORKING_SET_MIN))
     working = np.zeros(nonzero.size, dtype=bool)
     working[np.argpartition(Bn @ c, size - 1)[:size]] = True
     while True:
@@ -549,13 +664,21 @@ def _weak_condition(B: Array) -> tuple[Array | None, Certificate | None]:
         res = linprog(
             -c, A_ub=-Bn[rows], b_ub=np.zeros(rows.size), bounds=(-1.0, 1.0), method="highs"
         )
-        if res.status != 0:  # pragma: no cover - the LP is feasible (v = 0) and bounded
-            raise RuntimeError(f"test_separability: the half-space LP failed: {res.message}")
+        if res.status != 0:
+            # The LP is feasible (v = 0) and bounded (the box), so only HiGHS itself can fail
+            # (numerical trouble, an internal limit); no state of the result can stand for
+            # an undecided weak condition, so the computation stops here.
+            raise SolverFailed(
+                "HiGHS",
+                f"the half-space LP of the weak-separability test (max (Σ b̂_i)·v subject to "
+                f"B·v ≥ 0, −1 ≤ v ≤ 1) ended with status {res.status}: {res.message}",
+            )
         z = Bn @ np.asarray(res.x, dtype=np.float64)
-        fresh = np.flatnonzero((z < -1e-9) & ~working)
+        fresh = np.flatnonzero((z < -_LP_VIOLATION) & ~working)
         if fresh.size == 0:
             break
-        working[fresh[np.argsort(z[fresh], kind="stable")[: 2 * (m + 1)]]] = True
+        grow = _LP_GROWTH_FACTOR * (m + 1)
+        working[fresh[np.argsort(z[fresh], kind="stable")[:grow]]] = True
     v = np.asarray(res.x, dtype=np.float64)
     nu = _half_space_witness(B, v)
     if nu is not None:
@@ -594,15 +717,15 @@ def _half_space_witness(B: Array, v: Array) -> Array | None:
     norms = row_norms(B)
     norms[norms == 0.0] = 1.0
     z = (B @ v) / norms
-    if z.max() <= 1e-7:
+    if z.max() <= _LP_ZERO:
         return None
-    near_zero = np.flatnonzero(z <= 1e-7)
+    near_zero = np.flatnonzero(z <= _LP_ZERO)
     if near_zero.size:
         Z = B[near_zero]
         v = v - np.linalg.lstsq(Z, Z @ v, rcond=None)[0]
     z = (B @ v) / norms
     scale = _norm(v)
-    if scale == 0.0 or z.max() <= 1e-9 * scale or z.min() < -1e-12 * scale:
+    if scale == 0.0 or z.max() <= _WITNESS_POSITIVE * scale or z.min() < -_WITNESS_NEGATIVE * scale:
         return None
     return v / scale
 
@@ -616,10 +739,10 @@ def _project_positive(B: Array, lam: Array) -> Array:
     """
     scale = float(np.max(np.abs(B))) * float(np.sum(np.abs(lam)))
     G_pinv = np.linalg.pinv(B.T @ B, hermitian=True)
-    for _ in range(4):
+    for _ in range(_REFINEMENT_PASSES):
         lam = lam - B @ (G_pinv @ (B.T @ lam))
-    if float(np.max(np.abs(B.T @ lam))) > 1e-14 * scale:
-        for _ in range(2):
+    if float(np.max(np.abs(B.T @ lam))) > _PROJECTION_RESIDUAL * scale:
+        for _ in range(_LSTSQ_PASSES):
             lam = lam - B @ np.linalg.lstsq(B, lam, rcond=None)[0]
     out: Array = lam / lam.sum()
     return out
