@@ -27,7 +27,7 @@ ISSUE_W = np.array([2 / 3, 2 / 3])
 ISSUE_ALPHA = np.array([0.0, 0.0, 0.0, 4 / 9, 4 / 9])
 
 
-def polish(B: Array, w0: Array, alpha0: Array) -> sep.MaxMargin:
+def polish(B: Array, w0: Array, alpha0: Array) -> sep.HardMargin:
     norms = sep.row_norms(B)
     return sep._polish(B, norms, float(norms.min()), w0, alpha0)
 

@@ -21,10 +21,52 @@ is classified correctly by weights v when its margin ``b_i·v > 0``.
   with an exponentially-tailed loss (Soudry, Hoffer, Nacson, Gunasekar, Srebro, *The implicit
   bias of gradient descent on separable data*, JMLR 2018).
 
-Certificates are normalised to ``Σ λ_i = 1`` and verified before they are returned; their
-``residual`` is ``‖Bᵀ·λ‖∞ / Σ_i λ_i·‖b_i‖∞``: the cancellation left, relative to the size of
-the terms that cancel (0 in exact arithmetic; scale-free, so that a row of length 1e-300 is
-not mistaken for a zero row; with rows of order 1 it is the absolute error a client sees).
+Certificates are normalised to ``Σ λ_i = 1``; their ``residual`` is
+``‖Bᵀ·λ‖∞ / Σ_i λ_i·‖b_i‖∞``: the cancellation left, relative to the size of the terms that
+cancel (0 in exact arithmetic; scale-free, so that a row of length 1e-300 is not mistaken for a
+zero row; with rows of order 1 it is the absolute error a client sees).
+
+Scaling and verification
+------------------------
+The verdicts and certificates do not change under a positive scaling of the columns,
+``B ↦ B·D`` with D diagonal positive: ``sign(B·D·u) = sign(B·v)`` for ``v = D·u``, and
+``(B·D)ᵀλ = 0 ⟺ Bᵀλ = 0``. ŵ does change (it is the shortest w in the units of B), so it is
+computed on B itself; but a column much smaller than the others (a feature in other units)
+hides the data's margin from a method working on B, which then sees rows that cancel up to that
+column. So:
+
+* B is first divided by one power of 2 (``_balancing_exponent``) that centres its row lengths
+  on 1: exact, it changes no verdict, certificate or witness and scales ŵ, α and the margin.
+* The least-distance program below runs on B. Whatever it proves (a ŵ whose margins are
+  positive beyond rounding, a certificate that passes the checks below) stands. If it proves
+  nothing, the columns are **equilibrated**, ``B_c = B·D`` with ``D = diag(2^−k_j)`` putting
+  each nonzero column's largest entry in [1/2, 1) (exact: powers of 2), and strict
+  separability is decided on B_c (the least-distance program, then HiGHS). A witness u of B_c
+  is mapped back, ``v = D·u``, and refined into ŵ on B by the exact solves of the polish,
+  started from B_c's support; when that does not reach ``KKT_TOLERANCE``, ``max_margin`` holds
+  ``w = v/min_i(b_i·v)`` (so ``B·w ≥ 1``) with ``optimal = False``: strict separability is
+  proved, ŵ is not found.
+* The weak condition is decided on B_c always (its witness is mapped back and renormalised; its
+  zero margins are zero to rounding relative to the rows of B_c).
+* **Every certificate is verified before it is returned**: λ ≥ 0 (Stiemke: every λ_i > 0),
+  Σλ = 1 to rounding, ``residual ≤ CERTIFICATE_TOLERANCE``, and its entrywise residual
+  ``max_j |Σ_i λ_i·B_ij| / Σ_i λ_i·|B_ij|`` (0/0 = 0) too. The entrywise residual is the
+  smallest ω such that λ is an exact certificate for some B̃ with ``|B̃ − B| ≤ ω·|B|``
+  entrywise (Oettli–Prager); it does not change under any positive scaling of rows or columns,
+  so a λ that only cancels because a column is tiny fails it (the row-wise ``residual`` does
+  not see that: ``(1, ε), (−1, ε)`` with λ = (1/2, 1/2) leaves ε). It is never below the
+  row-wise residual.
+* **Every separating witness is proved**: ``fl(b_i·w) > 2·m·ε·(|b_i|·|w|)`` for every row, so
+  ``b_i·w > 0`` holds in exact arithmetic for the data as given (the rounding of a dot product
+  of length m is at most ``γ_m·|b_i|·|w|``, γ_m ≈ m·ε/2).
+* When neither a witness nor a certificate survives (the rows are within rounding of both
+  answers, in every scaling tried), the answer is the state :class:`Unrepresentable` with the
+  reason ``UNDECIDED``, not a guess. A state, not ``SolverFailed``: the solvers did their work
+  and the data, as float64 holds them, do not settle the question; :func:`test_separability`
+  turns it into ``InvalidProblem`` on ``dataset.inputs`` (a 422), and a training run keeps its
+  result with the reason as its ``theory_note``. A linear program that HiGHS itself fails to
+  solve (a status other than optimal, or infeasible where infeasibility is an answer) still
+  raises :class:`~service.core.errors.SolverFailed`.
 
 Methods
 -------
@@ -37,20 +79,22 @@ working set of rows that grows by the most violated constraints until none is vi
 (constraint generation), so large n costs a few passes of B·w. The answer is then polished by
 an exact solve on its support: ŵ is the minimum-norm solution of ``B_S·w = 1`` on the support
 set S (unique even when the support vectors are linearly dependent), and α the nonnegative
-solution of ``B_Sᵀ·α = ŵ``.
+solution of ``B_Sᵀ·α = ŵ``. When NNLS cannot resolve the margin (``_RESOLUTION``) on B nor on
+B_c, HiGHS decides on B_c: the Gordan LP (λ ≥ 0, Σλ = 1, B̂ᵀλ = 0 on unit rows), then the
+separating LP ``max t s.t. B̂·v ≥ t, −1 ≤ v ≤ 1, t ≤ 1``; each answer is verified as above.
 
 Every tolerance and iteration bound of these methods is a module-level name that says why it
 has its value. A ŵ whose KKT residual exceeds ``KKT_TOLERANCE`` is reported with
-``optimal = False`` (a state, not an error); a linear program that HiGHS fails to solve raises
-:class:`~service.core.errors.SolverFailed`.
+``optimal = False`` (a state, not an error).
 
 The weak condition is decided by one linear program (scipy's ``linprog``, HiGHS) on the
-nonzero rows scaled to unit length: maximise ``(Σ_i b_i)·v`` subject to ``B·v ≥ 0`` and
+nonzero rows of B_c scaled to unit length: maximise ``(Σ_i b_i)·v`` subject to ``B·v ≥ 0`` and
 ``−1 ≤ v ≤ 1`` (solved by cutting planes: on a working set of rows grown by the violated
 ones). Its optimum is positive exactly when the data are weakly separable (then v is
 the witness); when it is 0 the LP dual gives ``Bᵀ·(1 + μ) = 0`` with μ ≥ 0, a Stiemke
-certificate, which is then projected exactly onto the null space of Bᵀ. The LP is needed
-only when the data are not strictly separable (strict implies weak).
+certificate, which is then projected exactly onto the null space of Bᵀ; if that does not pass
+the checks, the Stiemke system itself (λ ≥ 1, B̂ᵀλ = 0) is solved by HiGHS and projected. The
+LP is needed only when the data are not strictly separable (strict implies weak).
 """
 
 from __future__ import annotations
@@ -67,10 +111,13 @@ from service.core.model.activations import Array
 from service.vocabulary import CertificateKind
 
 CERTIFICATE_TOLERANCE = 1e-10
-"""A certificate is returned only if its residual (see the module docstring) is at most this."""
+"""A certificate is returned only if its residual and its entrywise residual (see the module
+docstring) are at most this: a certificate computed in float64 reaches ~1e-16·cond, so 1e-10
+leaves room for ill-conditioned rows, while λ is then exact for data within 1e-10 (relative,
+entrywise) of the inputs, far below the precision of any measured data."""
 
 KKT_TOLERANCE = 1e-8
-"""ŵ is reported as the hard-margin solution (``MaxMargin.optimal``) only if its KKT residual
+"""ŵ is reported as the hard-margin solution (``HardMargin.optimal``) only if its KKT residual
 is at most this (it is typically ~1e-15; rows whose lengths span many orders of magnitude can
 leave 1e-7). Above it ŵ still separates the data, but is not proved the shortest."""
 
@@ -93,7 +140,8 @@ _WORKING_SET_GROWTH_MIN = 8
 rounds of NNLS when n is large."""
 _RESOLUTION = 1e-14
 """−r_{m+1} = 1/(1 + ‖w'‖²) at or below this cannot be told from 0 by NNLS (‖w'‖ ≳ 1e7, an
-angular margin below ~1e-7): the data are then left to HiGHS (``_fallback_gordan``)."""
+angular margin below ~1e-7): the columns are then equilibrated, and HiGHS decides if that does
+not help (``_highs_strict``)."""
 _GENERATION_SLACK = 1e-9
 """A row outside the working set joins it when b̂_i·w' < h_i·(1 − 1e-9): far above the rounding
 of the NNLS solution, so that rows on the boundary (copies of support vectors) are not added
@@ -102,6 +150,14 @@ _WITNESS_MARGIN = 0.5
 """A polished ŵ proves strict separability when min_i b_i·ŵ > 0.5: it should be ≥ 1 up to its
 KKT residual, so a correct ŵ passes with room, while a polish that went astray (a wrong
 support) does not; any positive margin would prove separability exactly."""
+_DOT_ROUNDING = 2.0
+"""A witness w is proved when ``fl(b_i·w) > 2·m·ε·fl(|b_i|·|w|)`` for every row: the rounding of a
+dot product of length m is at most γ_m·|b_i|·|w| with γ_m ≈ m·ε/2, and the factor 2 (with ε,
+not ε/2) also covers the rounding of ``|b_i|·|w|`` itself."""
+_ACTIVE_SLACK = 1e-6
+"""Weights from HiGHS's separating LP seed the polish with the rows whose margin is within a
+factor 1 + 1e-6 of the smallest: the LP's active rows, the likely support of ŵ (HiGHS's
+feasibility tolerance 1e-7 relative to unit rows, with room)."""
 _NNLS_ITERATIONS = 50
 """scipy's NNLS gets maxiter = 50·(rows + columns) (its default is 3·columns): Lawson–Hanson
 needs a few per column; reaching the limit is not an error (HiGHS then decides)."""
@@ -168,7 +224,7 @@ the Gram eigenvalues' error (~m·ε·σ_max²) and numpy's threshold max(n, m)·
 
 
 @dataclass(frozen=True, slots=True)
-class Certificate:
+class AlternativeCertificate:
     """Multipliers λ (length n, ``Σλ = 1``) with ``Bᵀ·λ = 0`` up to ``residual``."""
 
     kind: CertificateKind
@@ -178,7 +234,7 @@ class Certificate:
 
 
 @dataclass(frozen=True, slots=True)
-class MaxMargin:
+class HardMargin:
     """The hard-margin solution ``ŵ = argmin ‖w‖ s.t. B·w ≥ 1`` and its KKT data."""
 
     weights: Array
@@ -212,9 +268,9 @@ class Separability:
     """Strictly separable: ŵ itself (B·ŵ ≥ 1 > 0). Otherwise None."""
     half_space_weights: Array | None
     """Weakly separable: a unit ν with B·ν ≥ 0 (to rounding), B·ν ≠ 0. Otherwise None."""
-    certificate: Certificate | None
+    certificate: AlternativeCertificate | None
     """Gordan (not strictly separable but weakly), Stiemke (not weakly separable)."""
-    max_margin: MaxMargin | None
+    max_margin: HardMargin | None
     lemma_applies: bool
     """The hypothesis of the proof of the paper's Lemma (§3) holds: B is weakly separable, so
     ∇E(x)·ν < 0 for every x and gradient flow has no bounded trajectory."""
@@ -292,7 +348,7 @@ def analyse_separability(B: Array) -> Separability | Unrepresentable:
             return Unrepresentable(MARGIN_OVERFLOWS)
     strict = max_margin is not None
     half_space: Array | None
-    certificate: Certificate | None = gordan
+    certificate: AlternativeCertificate | None = gordan
     if strict:
         assert max_margin is not None
         half_space = unit_weights
@@ -334,7 +390,7 @@ def _balancing_exponent(B: Array) -> int | None:
     return e
 
 
-def _unscale(mm: MaxMargin, e: int) -> MaxMargin | None:
+def _unscale(mm: HardMargin, e: int) -> HardMargin | None:
     """The hard-margin solution of 2^e·B from that of B; None if not representable."""
     with np.errstate(over="ignore"):
         weights = np.ldexp(mm.weights, -e)
@@ -346,7 +402,7 @@ def _unscale(mm: MaxMargin, e: int) -> MaxMargin | None:
     finite = np.isfinite(weights).all() and np.isfinite(multipliers).all()
     if not (finite and math.isfinite(margin) and math.isfinite(mm.kkt_residual)):
         return None
-    return MaxMargin(
+    return HardMargin(
         weights=weights,
         margin=margin,
         support_vectors=mm.support_vectors,
@@ -411,14 +467,14 @@ def _certificate_residual(B: Array, lam: Array) -> float:
 # Strict separability and the hard margin: least-distance programming by constraint generation
 
 
-def _hard_margin(B: Array) -> tuple[MaxMargin | None, Certificate | None]:
+def _hard_margin(B: Array) -> tuple[HardMargin | None, AlternativeCertificate | None]:
     """ŵ and its KKT data, or a Gordan certificate; exactly one is not None."""
     n, m = B.shape
     zero_rows = np.flatnonzero(~B.any(axis=1))
     if zero_rows.size:  # 0·v = 0 is never > 0: λ = e_i
         lam = np.zeros(n)
         lam[zero_rows[0]] = 1.0
-        return None, Certificate(CertificateKind.GORDAN, lam, 0.0)
+        return None, AlternativeCertificate(CertificateKind.GORDAN, lam, 0.0)
     # Least-distance programming on unit rows: b̂_i·w' ≥ h_i with h_i = c/‖b_i‖ ∈ (0, 1] and
     # c the shortest row's length, so that ŵ = w'/c. Then ‖w'‖ ≥ 1, and ‖w'‖ is large only
     # when the angular margin is small; the columns (b̂_i, h_i) of E all have length in [1, √2].
@@ -504,7 +560,9 @@ def row_norms(B: Array) -> Array:
     return np.asarray(top * np.sqrt(np.einsum("ij,ij->i", scaled, scaled)), dtype=np.float64)
 
 
-def _gordan_from(B: Array, rows: NDArray[np.int64], u: Array | None) -> Certificate | None:
+def _gordan_from(
+    B: Array, rows: NDArray[np.int64], u: Array | None
+) -> AlternativeCertificate | None:
     """A verified Gordan certificate supported on ``rows`` (from NNLS weights u), or None."""
     if u is None or not (u > 0).any():
         return None
@@ -517,7 +575,7 @@ def _gordan_from(B: Array, rows: NDArray[np.int64], u: Array | None) -> Certific
     residual = _certificate_residual(B, exact)
     if residual > CERTIFICATE_TOLERANCE:
         return None
-    return Certificate(CertificateKind.GORDAN, exact, residual)
+    return AlternativeCertificate(CertificateKind.GORDAN, exact, residual)
 
 
 def _exact_on_support(B: Array, lam: Array) -> Array | None:
@@ -539,7 +597,7 @@ def _exact_on_support(B: Array, lam: Array) -> Array | None:
     return out
 
 
-def _polish(B: Array, norms: Array, c: float, w0: Array, alpha0: Array) -> MaxMargin:
+def _polish(B: Array, norms: Array, c: float, w0: Array, alpha0: Array) -> HardMargin:
     """Refine (w, α) by exact solves on the support set; the best KKT residual wins.
 
     On a support S, ŵ is the minimum-norm solution of ``B_S·w = 1`` (solved with the rows
@@ -576,7 +634,7 @@ def _polish(B: Array, norms: Array, c: float, w0: Array, alpha0: Array) -> MaxMa
     return best
 
 
-def _kkt(B: Array, w: Array, alpha: Array) -> MaxMargin:
+def _kkt(B: Array, w: Array, alpha: Array) -> HardMargin:
     z = B @ w
     primal = max(0.0, float(1.0 - z.min()))
     dual = max(0.0, float(-alpha.min()))
@@ -584,7 +642,7 @@ def _kkt(B: Array, w: Array, alpha: Array) -> MaxMargin:
     on = alpha > 0
     complementarity = float(np.max(np.abs(z[on] - 1.0))) if on.any() else 0.0
     residual = max(primal, dual, stationarity, complementarity)
-    return MaxMargin(
+    return HardMargin(
         weights=w,
         margin=1.0 / _norm(w),
         support_vectors=np.flatnonzero(on).astype(np.int64),
@@ -594,7 +652,7 @@ def _kkt(B: Array, w: Array, alpha: Array) -> MaxMargin:
     )
 
 
-def _fallback_gordan(B: Array) -> tuple[MaxMargin | None, Certificate | None]:
+def _fallback_gordan(B: Array) -> tuple[HardMargin | None, AlternativeCertificate | None]:
     """Constraint generation did not settle (a margin near float resolution): decide with
     HiGHS, and report what it finds with its honest residuals.
 
@@ -619,7 +677,9 @@ def _fallback_gordan(B: Array) -> tuple[MaxMargin | None, Certificate | None]:
         raw /= raw.sum()
         exact = _exact_on_support(B, raw)
         lam = raw if exact is None else exact
-        return None, Certificate(CertificateKind.GORDAN, lam, _certificate_residual(B, lam))
+        return None, AlternativeCertificate(
+            CertificateKind.GORDAN, lam, _certificate_residual(B, lam)
+        )
     res = linprog(
         np.r_[np.zeros(m), -1.0],
         A_ub=np.hstack([-Bn, np.ones((n, 1))]),
@@ -644,14 +704,14 @@ def _fallback_gordan(B: Array) -> tuple[MaxMargin | None, Certificate | None]:
 # The weak condition (Stiemke): one LP on the unit-scaled nonzero rows
 
 
-def _weak_condition(B: Array) -> tuple[Array | None, Certificate | None]:
+def _weak_condition(B: Array) -> tuple[Array | None, AlternativeCertificate | None]:
     """A unit ν with B·ν ≥ 0, B·ν ≠ 0, or a Stiemke certificate; exactly one is not None."""
     n, m = B.shape
     norms = row_norms(B)
     nonzero = np.flatnonzero(norms > 0.0)
     if nonzero.size == 0:  # B·v = 0 for every v
         lam = np.full(n, 1.0 / n)
-        return None, Certificate(CertificateKind.STIEMKE, lam, 0.0)
+        return None, AlternativeCertificate(CertificateKind.STIEMKE, lam, 0.0)
     Bn = B[nonzero] / norms[nonzero, None]
     c = Bn.sum(axis=0)
     # Cutting planes: the LP on a working set of rows, grown by the most violated ones until
@@ -705,7 +765,7 @@ def _weak_condition(B: Array) -> tuple[Array | None, Certificate | None]:
             lam[nonzero] = np.asarray(res.x) * (norms[nonzero].min() / norms[nonzero])
             lam[zero] = lam[nonzero].min()
             lam = _project_positive(B, lam)
-    return None, Certificate(CertificateKind.STIEMKE, lam, _certificate_residual(B, lam))
+    return None, AlternativeCertificate(CertificateKind.STIEMKE, lam, _certificate_residual(B, lam))
 
 
 def _half_space_witness(B: Array, v: Array) -> Array | None:
