@@ -147,6 +147,8 @@ def _train(path: str, url: str, raw: bool, plot: str | None = None) -> int:
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
     print(d.explanation)
+    for warning in answer.warnings:
+        print(f"warning ({warning.code.value}): {warning.message}")
     return 0
 
 

@@ -37,9 +37,10 @@ class Order(StrEnum):
 
 
 class StopReason(StrEnum):
-    """Why a run ended."""
+    """Why a run ended. ``t_max``: the flow reached its horizon (descent's ``steps``)."""
 
     STEPS = "steps"
+    T_MAX = "t_max"
     WEIGHT_BOUND = "weight_bound"
     STEP_TOLERANCE = "step_tolerance"
     ERROR_TOLERANCE = "error_tolerance"
@@ -56,7 +57,35 @@ class Verdict(StrEnum):
     POWER_LAW = "power_law"
     LINEAR = "linear"
     UNSTABLE = "unstable"
+    STALLED = "stalled"
     UNDETERMINED = "undetermined"
+
+
+class UndeterminedReason(StrEnum):
+    """Why the verdict is ``undetermined``: ``too_short`` (fewer than three decades of t/τ),
+    ``too_few_points`` (fewer than six recorded times in the fit window), ``regime_change``
+    (the rate has not settled: the window holds two regimes, or a transient)."""
+
+    TOO_SHORT = "too_short"
+    TOO_FEW_POINTS = "too_few_points"
+    REGIME_CHANGE = "regime_change"
+
+
+class Heading(StrEnum):
+    """Which way the rate t·Δw is heading over the last half of the window."""
+
+    RISING = "rising"
+    FALLING = "falling"
+
+
+class WarningCode(StrEnum):
+    """Something wrong with a run that its verdict alone does not say: ``error_rose`` (gd or
+    flow raised E between recorded times: the learning rate is too large for the curvature),
+    ``saturated`` (most examples sit where θ ≈ ∓1 with the wrong sign, so their gradient has
+    all but vanished)."""
+
+    ERROR_ROSE = "error_rose"
+    SATURATED = "saturated"
 
 
 class CriticalKind(StrEnum):

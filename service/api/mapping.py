@@ -34,8 +34,11 @@ from service.schemas.train import (
     Extrapolation,
     History,
     Layer,
+    RunWarning,
+    Stall,
     TrainRequest,
     TrainResponse,
+    Undetermined,
 )
 
 # --------------------------------------------------------------------------- /train
@@ -99,6 +102,7 @@ def train_response(report: TrainingReport) -> TrainResponse:
         t_final=float(h.t[-1]),
         extrapolation=_extrapolation(report.prediction),
         theory=None if report.theory is None else theory_response(report.theory),
+        warnings=[RunWarning(code=w.code, message=w.message) for w in report.warnings],
         layers=None if report.layers is None else [_layer(layer) for layer in report.layers],
         initial_seed=report.initial_seed,
     )
@@ -114,6 +118,20 @@ def _divergence(report: DivergenceReport) -> Divergence:
         explanation=report.explanation,
         goodness=_finite_or_none(report.goodness),
         rate_exponent=_finite_or_none(report.rate_exponent),
+        late_rate_exponent=_finite_or_none(report.late_rate_exponent),
+        undetermined=None
+        if report.undetermined is None
+        else Undetermined(
+            reason=report.undetermined.reason,
+            heading=report.undetermined.heading,
+            steps_to_decide=_finite_or_none(report.undetermined.steps_to_decide),
+        ),
+        stall=None
+        if report.stall is None
+        else Stall(
+            gradient_log10=report.stall.gradient_log10,
+            lemma_applies=report.stall.lemma_applies,
+        ),
     )
 
 

@@ -19,13 +19,19 @@ or a study worker calls it with no web framework in sight; its domain rules live
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from service.core.analysis.divergence import DivergenceReport, judge_divergence
 from service.core.analysis.layers import LayerSummary, judge_layers, summarise_layers
 from service.core.analysis.log_rule import LogRulePrediction, extrapolate
-from service.core.analysis.separability import Unrepresentable
+from service.core.analysis.run_warnings import RunWarning, run_warnings
+from service.core.analysis.separability import (
+    Separability,
+    Unrepresentable,
+    analyse_separability,
+)
+from service.core.analysis.stationarity import assess_stationarity
 from service.core.analysis.theory import TheoryReport, network_theory, predict_theory
 from service.core.budget import Budget
 from service.core.engine.descent import run_descent
@@ -79,7 +85,8 @@ class TrainingReport:
     """Everything /train answers.
 
     ``prediction`` is the log rule's (logarithmic perceptron runs only); ``theory`` is None
-    when float64 cannot hold it, and ``theory_note`` then says why; ``layers`` and
+    when float64 cannot hold it, and ``theory_note`` then says why; ``warnings`` say what the
+    verdict alone does not (empty when nothing is wrong); ``layers`` and
     ``initial_seed`` (the seed the weights were drawn from, None when given) are a net's.
     """
 
@@ -88,6 +95,7 @@ class TrainingReport:
     prediction: LogRulePrediction | None
     theory: TheoryReport | None
     theory_note: str | None = None
+    warnings: list[RunWarning] = field(default_factory=list)
     layers: list[LayerReport] | None = None
     initial_seed: int | None = None
 
@@ -125,6 +133,14 @@ def train(spec: TrainingSpec, budget: Budget) -> TrainingReport:
     run = _run(model, spec, budget)
     monotone = spec.method is not Method.ONLINE
     tau = time_unit(perceptron, spec.learning_rate, spec.method)
+    facts = analyse_separability(perceptron.B)
+    # the Lemma's witness ν (B·ν ≥ 0, B·ν ≠ 0): the Lemma concerns the perceptron only
+    half_space = None
+    if isinstance(facts, Separability) and facts.lemma_applies and model is perceptron:
+        half_space = facts.half_space_weights
+    # a move of the method: η for a step, α·t for the flow's displacement over a time t
+    step = spec.learning_rate * (float(run.trajectory.t[-1]) if spec.method is Method.FLOW else 1)
+    stationarity = assess_stationarity(model, run.weights, step, half_space)
     verdict = judge_divergence(
         run.trajectory,
         last_step=run.last_step,
@@ -132,6 +148,14 @@ def train(spec: TrainingSpec, budget: Budget) -> TrainingReport:
         step_tolerance=spec.stop.step_tolerance,
         time_unit=tau,
         monotone=monotone,
+        stationarity=stationarity,
+    )
+    warnings = run_warnings(
+        model,
+        run.trajectory,
+        run.weights,
+        method=spec.method,
+        learning_rate=spec.learning_rate,
     )
     if isinstance(model, NetworkProblem):
         layers = judge_layers(
@@ -144,13 +168,16 @@ def train(spec: TrainingSpec, budget: Budget) -> TrainingReport:
             monotone=monotone,
         )
         summaries = summarise_layers(model.layout, run.weights, run.trajectory)
-        facts = network_theory(perceptron)
+        inputs_theory = network_theory(perceptron, facts)
         return TrainingReport(
             run=run,
             divergence=verdict,
             prediction=None,
-            theory=facts if isinstance(facts, TheoryReport) else None,
-            theory_note=facts.reason if isinstance(facts, Unrepresentable) else None,
+            theory=inputs_theory if isinstance(inputs_theory, TheoryReport) else None,
+            theory_note=inputs_theory.reason
+            if isinstance(inputs_theory, Unrepresentable)
+            else None,
+            warnings=warnings,
             layers=[LayerReport(s, r) for s, r in zip(summaries, layers, strict=True)],
             initial_seed=_drawn_seed(spec),
         )
@@ -158,6 +185,7 @@ def train(spec: TrainingSpec, budget: Budget) -> TrainingReport:
         perceptron,
         measured_log_rate=verdict.log_rate,
         measured_is_logarithmic=verdict.verdict is Verdict.LOGARITHMIC,
+        separability=facts,
     )
     return TrainingReport(
         run=run,
@@ -165,6 +193,7 @@ def train(spec: TrainingSpec, budget: Budget) -> TrainingReport:
         prediction=extrapolate(model, run.trajectory, verdict, spec.extrapolate_to),
         theory=theory if isinstance(theory, TheoryReport) else None,
         theory_note=theory.reason if isinstance(theory, Unrepresentable) else None,
+        warnings=warnings,
     )
 
 

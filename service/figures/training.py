@@ -116,4 +116,5 @@ def _caption(request: TrainRequest, response: TrainResponse) -> str:
         f"(stopped by {response.stopped_by.value}); final E = {response.error:.4g}, "
         f"accuracy {response.accuracy:.3g}. Verdict: {verdict.verdict.value} — "
         f"{verdict.explanation}"
+        + "".join(f" Warning ({w.code.value}): {w.message}" for w in response.warnings)
     )

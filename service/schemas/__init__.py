@@ -19,11 +19,23 @@ from service.schemas.train import (
     History,
     Network,
     Record,
+    RunWarning,
+    Stall,
     Stop,
     TrainRequest,
     TrainResponse,
+    Undetermined,
 )
-from service.vocabulary import ActivationName, Method, Order, StopReason, Verdict
+from service.vocabulary import (
+    ActivationName,
+    Heading,
+    Method,
+    Order,
+    StopReason,
+    UndeterminedReason,
+    Verdict,
+    WarningCode,
+)
 
 __all__ = [
     "Certificate",
@@ -52,6 +64,12 @@ __all__ = [
     "TrainRequest",
     "TrainResponse",
     "Verdict",
+    "RunWarning",
+    "Stall",
+    "Undetermined",
+    "Heading",
+    "UndeterminedReason",
+    "WarningCode",
     "Version",
 ]
 

@@ -9,7 +9,16 @@ from pydantic import BaseModel, Field
 from service import limits
 from service.schemas.common import Count, Dataset, Flag, Real, StrictModel
 from service.schemas.separability import Theory
-from service.vocabulary import ActivationName, Method, Order, StopReason, Verdict
+from service.vocabulary import (
+    ActivationName,
+    Heading,
+    Method,
+    Order,
+    StopReason,
+    UndeterminedReason,
+    Verdict,
+    WarningCode,
+)
 
 PositiveReal = Annotated[Real, Field(gt=0)]
 
@@ -138,6 +147,41 @@ class History(BaseModel):
     )
 
 
+class Undetermined(BaseModel):
+    """Why the verdict is ``undetermined``."""
+
+    reason: UndeterminedReason = Field(
+        description="too_short: fewer than 3 decades of t/τ; too_few_points: fewer than 6 "
+        "recorded times in the fit window; regime_change: the rate has not settled (two "
+        "regimes in the window, or a transient)."
+    )
+    heading: Heading | None = Field(
+        default=None,
+        description="regime_change: which way the rate t·Δw heads over the window's last half "
+        "(the sign of late_rate_exponent); null otherwise.",
+    )
+    steps_to_decide: float | None = Field(
+        default=None,
+        description="regime_change: about how many more steps (flow: units of time) would put "
+        "the whole fit window after the change, so that a longer run likely decides; null "
+        "otherwise.",
+    )
+
+
+class Stall(BaseModel):
+    """Where the weights stalled: the exact gradient, decided in log space."""
+
+    gradient_log10: float | None = Field(
+        description="log10 ‖∇E‖ at the final weights, computed from the stable complements in "
+        "log space (the float gradient underflows there); null when even that is beyond "
+        "float64."
+    )
+    lemma_applies: bool = Field(
+        description="Sontag's Lemma holds for the data: E has no critical point anywhere, and "
+        "the exact weights diverge."
+    )
+
+
 class Divergence(BaseModel):
     """The verdict on the weights' fate."""
 
@@ -160,8 +204,22 @@ class Divergence(BaseModel):
     )
     rate_exponent: float | None = Field(
         default=None,
-        description="γ in ‖t·Δw‖ ~ (log t)^γ over the window: about 0 for logarithmic growth, "
-        "between −1 and 0 for sub-logarithmic, below −1 for convergence.",
+        description="γ in ‖t·Δw‖ ~ (log t)^γ fitted over the whole window: about 0 for "
+        "logarithmic growth, between −1 and 0 for sub-logarithmic, below −1 for convergence; "
+        "null when the rate was not fitted (weights that stopped, verdicts given before a fit).",
+    )
+    late_rate_exponent: float | None = Field(
+        default=None,
+        description="The same γ over the last half of the window (in log t), which decides "
+        "between logarithmic and sub-logarithmic; null when the rate was not fitted.",
+    )
+    undetermined: Undetermined | None = Field(
+        default=None, description="Why, when the verdict is undetermined; null otherwise."
+    )
+    stall: Stall | None = Field(
+        default=None,
+        description="The exact gradient where the weights stalled, when the verdict is "
+        "stalled; null otherwise.",
     )
 
 
@@ -204,12 +262,26 @@ class Layer(BaseModel):
     )
 
 
+class RunWarning(BaseModel):
+    """Something wrong with the run that the verdict alone does not say."""
+
+    code: WarningCode = Field(
+        description="error_rose: E rose between recorded times (gd, flow): the learning rate "
+        "is too large for the curvature. saturated: most examples end at θ ≈ −1 where +1 is "
+        "wanted, with gradients that have all but vanished."
+    )
+    message: str = Field(description="What happened, with the figures, and what to do.")
+
+
 class TrainResponse(BaseModel):
     """The end of the run, its history and the verdict."""
 
     weights: list[float] = Field(description="Final weights x_t (bias last).")
     error: float = Field(description="E(x_t), without a factor 1/2.")
-    steps: int = Field(description="The final t (steps, or passes for online).")
+    steps: int = Field(
+        description="The final t (steps, or passes for online); for flow, the integrator's "
+        "right-hand side evaluations (the time reached is t_final)."
+    )
     stopped_by: StopReason
     stop_explanation: str = Field(description="One sentence on why the run ended.")
     accuracy: float = Field(description="Fraction of examples classified correctly.")
@@ -233,6 +305,10 @@ class TrainResponse(BaseModel):
         default=None,
         description="The data's separability, Sontag's Lemma, and the log_rate predicted by "
         "the implicit bias of gradient descent (ŵ/k), compared with the measured one.",
+    )
+    warnings: list[RunWarning] = Field(
+        default_factory=list,
+        description="What is wrong with the run beyond its verdict; empty when nothing is.",
     )
     layers: list[Layer] | None = Field(
         default=None,

@@ -175,7 +175,7 @@ def test_flow_of_a_net_is_the_limit_of_small_steps(client: TestClient) -> None:
     status, flow = post(
         client, {**XOR, "method": "flow", "learning_rate": 1.0, "t_max": 1000.0, "seed": 0}
     )
-    assert status == 200 and flow["stopped_by"] == "steps"
+    assert status == 200 and flow["stopped_by"] == "t_max"
     assert flow["t_final"] == 1000.0 and flow["initial_seed"] == 0
     status, gd = post(client, {**XOR, "learning_rate": 0.01, "steps": 10**5, "seed": 0})
     assert status == 200

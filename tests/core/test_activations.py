@@ -109,3 +109,41 @@ def test_loss_tail_exponents_of_exponential_activations() -> None:
 def test_unknown_activation_names_the_choices() -> None:
     with pytest.raises(InvalidProblem, match="activation.*arctan, erf, logistic, tanh"):
         get_activation("relu")
+
+
+def mp_log_residual(name: str, z: float) -> float:
+    """log((1 − θ(z))·θ'(z)) in mpmath, each factor from a form without cancellation (the
+    exponential forms of tanh and logistic, acot for arctan's tail, the asymptotic erfc far
+    out), at 60 digits."""
+    with mpmath.workdps(60):
+        x = mpmath.mpf(z)
+        if name in ("tanh", "logistic"):
+            r = 2 if name == "tanh" else 1
+            e = mpmath.exp(r * x)
+            c, d = 2 / (1 + e), 2 * r * e / (1 + e) ** 2
+        elif name == "arctan":
+            c = 2 / mpmath.pi * (mpmath.acot(x) if x > 0 else mpmath.pi / 2 - mpmath.atan(x))
+            d = 2 / mpmath.pi / (1 + x * x)
+        else:
+            if x > 1e6:  # erfc(x) = e^{−x²}/(x√π)·(1 − 1/(2x²) + …): the rest is below 1e-12
+                log_c = -x * x - mpmath.log(x * mpmath.sqrt(mpmath.pi))
+            else:
+                log_c = mpmath.log(mpmath.erfc(x) if x > -1e6 else 2)
+            return float(log_c + mpmath.log(2 / mpmath.sqrt(mpmath.pi)) - x * x)
+        return float(mpmath.log(c) + mpmath.log(d))
+
+
+LOG_RESIDUAL_POINTS = [-1e200, -1e50, -400.0, -30.0, -3.0, -0.1, 0.0, 0.2, 2.0, 30.0, 400.0,
+                       1e5, 1e50, 1e120, 1e150]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_log_residual_is_finite_where_the_residual_underflows(name: str) -> None:
+    # the residual itself underflows float64 at z ≈ 177 (tanh), 354 (logistic), 19 (erf):
+    # its log must stay accurate (2 ulp of |log| or 1e-15 absolute)
+    got = ACTIVATIONS[name].log_residual(np.array(LOG_RESIDUAL_POINTS))
+    for z, value in zip(LOG_RESIDUAL_POINTS, got, strict=True):
+        want = mp_log_residual(name, z)
+        assert value == pytest.approx(want, rel=4.5e-16, abs=1e-15), (name, z)
+    if name == "erf":  # −z² overflows beyond |z| ≈ 1.3e154: the log is −∞, not NaN
+        assert ACTIVATIONS[name].log_residual(np.array([2e154]))[0] == -np.inf

@@ -21,9 +21,10 @@ import pytest
 
 from service.core.analysis import divergence as dv
 from service.core.analysis.divergence import judge_divergence
+from service.core.analysis.stationarity import Stationarity
 from service.core.engine.recorder import Trajectory
 from service.core.errors import InvalidProblem
-from service.vocabulary import StopReason, Verdict
+from service.vocabulary import StopReason, UndeterminedReason, Verdict
 
 Array = np.ndarray
 
@@ -155,15 +156,17 @@ def test_three_decades_up_to_decades_slack_are_enough() -> None:
     # D ≈ 3 − 4.3e-9: beyond the slack, too short
     short = window_of(still(log_spaced(1e3 * (1 - 1e-8))))
     assert dv.MIN_DECADES - short.decades > dv.DECADES_SLACK
-    text = dv._shortness(short, 1.0)
-    assert text is not None and "run longer" in text
+    found = dv._shortness(short, 1.0)
+    assert found is not None and found[0] is UndeterminedReason.TOO_SHORT
+    assert "run longer" in found[1]
 
 
 def test_a_window_needs_min_points_records() -> None:
     # 6 decades: the window is [1e3, 1e6]; records at 1e3, 1e4, 1e5, 3e5 and 1e6 are 5
     t = np.array([0.0, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 3e5, 1e6])
-    text = dv._shortness(window_of(still(t)), 1.0)
-    assert text is not None and text.startswith("only 5 recorded times")
+    found = dv._shortness(window_of(still(t)), 1.0)
+    assert found is not None and found[0] is UndeterminedReason.TOO_FEW_POINTS
+    assert found[1].startswith("only 5 recorded times")
     t6 = np.insert(t, 5, 3e3)
     assert dv._shortness(window_of(still(t6)), 1.0) is None
 
@@ -419,7 +422,8 @@ BOUNDS = (1e3, 1e6)
 
 def test_each_case_has_its_own_sentence() -> None:
     fits = fits_with(rate_fit(-0.5, -0.4))
-    sentences = {case: dv._explain(case, fits, BOUNDS) for case in dv._Case}
+    stall = Stationarity(gradient_log10=-60.0, critical=False, frozen=True, lemma_applies=True)
+    sentences = {case: dv._explain(case, fits, BOUNDS, stall) for case in dv._Case}
     # power_law and linear share theirs (the exponent tells them apart)
     assert sentences[dv._Case.POWER_LAW] == sentences[dv._Case.LINEAR]
     assert len(set(sentences.values())) == len(dv._Case) - 1
@@ -432,7 +436,8 @@ def test_a_logarithmic_report_rests_on_the_log_model_and_the_late_exponent() -> 
     fits = fits_with(rate_fit(-0.1, -0.2, change=-0.2))
     report = dv._assemble(dv._Case.LOGARITHMIC, fits, BOUNDS, last_step=1e-3, step_tolerance=None)
     assert report.verdict is Verdict.LOGARITHMIC
-    assert report.rate_exponent == -0.2 and report.rate_change == -0.2
+    assert report.rate_exponent == -0.1 and report.late_rate_exponent == -0.2
+    assert report.rate_change == -0.2
     assert report.goodness == 0.99  # the log model's R²
     assert report.log_rate is B0 and report.power == 0.3 and report.window == BOUNDS
     # ‖b‖ = √(0.25² + 0.1²) = 0.2693; v fell by 20% > FALLING_NOTE
@@ -462,16 +467,20 @@ def test_an_undetermined_report_carries_no_fitted_rate() -> None:
     assert not report.apparent_convergence
 
 
-def test_stopped_reports_carry_no_rate_shape() -> None:
-    for case, fits in [
-        (dv._Case.STOPPED, fits_with(None)),
-        (dv._Case.STOPPED_LATE, fits_with(rate_fit(1.0, 1.0, late_still=True))),
+def test_stopped_reports_carry_the_rate_shape_only_when_it_was_fitted() -> None:
+    for case, fits, gamma in [
+        (dv._Case.STOPPED, fits_with(None), None),
+        (dv._Case.STOPPED_LATE, fits_with(rate_fit(1.0, 0.5, late_still=True)), (1.0, 0.5)),
     ]:
         report = dv._assemble(case, fits, BOUNDS, last_step=1e-9, step_tolerance=None)
         assert report.verdict is Verdict.CONVERGING
-        assert report.rate_exponent is None and report.rate_change is None
+        if gamma is None:
+            assert report.rate_exponent is None and report.late_rate_exponent is None
+        else:
+            assert (report.rate_exponent, report.late_rate_exponent) == gamma
         assert report.log_rate is B0  # judged: b and p are reported
         assert "stopped" in report.explanation
+        assert report.undetermined is None and report.stall is None
 
 
 # ----------------------------------------------------------------------------------------

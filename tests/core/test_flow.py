@@ -43,7 +43,7 @@ def flow(problem: PerceptronProblem, t_max: float, **kw):  # type: ignore[no-unt
 
 def test_scalar_tanh_reaches_the_time_the_quadrature_gives() -> None:
     result = flow(scalar(), 1e12)
-    assert result.stopped_by is StopReason.STEPS
+    assert result.stopped_by is StopReason.T_MAX
     assert result.trajectory.t[-1] == 1e12
     # t(x(T)) = T, and x ~ (1/4) log(64 t) far out (the paper's §3 with α = 1)
     assert time_to(float(result.weights[0])) == pytest.approx(1e12, rel=1e-5)
@@ -126,7 +126,7 @@ def test_xor_with_bias_settles_in_its_finite_minimum() -> None:
         [[0, 0], [0, 1], [1, 0], [1, 1]], [-1, 1, 1, -1], get_activation("tanh"), bias=True
     )
     result = flow(xor, 1e12, seed=1)
-    assert result.stopped_by is StopReason.STEPS
+    assert result.stopped_by is StopReason.T_MAX
     assert result.gradient_norm < 1e-8
     # by symmetry x = 0 is the critical point: Σ_i B_i = 0, so ∇E(0) = −2·Σ_i B_i = 0
     np.testing.assert_allclose(result.weights, 0.0, atol=1e-8)

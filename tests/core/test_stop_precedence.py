@@ -36,6 +36,7 @@ def test_the_state_rules_are_ordered_as_documented() -> None:
         StopReason.WEIGHT_BOUND,
         StopReason.STEP_TOLERANCE,
         StopReason.STEPS,
+        StopReason.T_MAX,
     )
 
 

@@ -3,7 +3,10 @@
 Sontag (1988, §3): weights that look converged may be diverging like log t, and then the
 statistic ``t·(w(t+1) − w(t))`` (Figure 5) tends to a nonzero constant. This module reads a
 recorded trajectory (descent or flow; any number of weights) and says which of these it is.
-It looks only at the shape of the data, never at the activation or the architecture.
+It looks at the shape of the data, never at the activation or the architecture — except
+where the weights stopped: whether that is a limit or a float64 artefact is a property of E
+at that point, which the caller assesses (:mod:`service.core.analysis.stationarity`) and
+passes in.
 
 Conventions
 -----------
@@ -13,8 +16,8 @@ Conventions
   ``t/τ`` matters; ``L = ln(t/τ)``.
 * The run covers ``D = log10(t_end/τ)`` decades. The fit *window* is the last
   ``min(3, D/2)`` decades, ``[t_end·10^(−min(3, D/2)), t_end]``. Fewer than 3 decades
-  (``MIN_DECADES``) or fewer than ``MIN_POINTS`` recorded times in the window give
-  ``undetermined``.
+  (``MIN_DECADES``) give ``undetermined`` with reason ``too_short``, fewer than
+  ``MIN_POINTS`` recorded times in the window reason ``too_few_points``.
 * The *rate* at a recorded time is ``v(t) = ‖t_delta(t)‖₂``, with ``t_delta = t·(w(t+1) − w(t))``
   (descent) or ``t·ẇ(t)`` (flow): the speed of the weights per unit of log t.
 
@@ -24,20 +27,34 @@ The shape of v over the window decides:
 verdict             rate v(t) in the window                     weights
 ==================  ==========================================  =============================
 converging          no motion beyond rounding over the last     tend to a finite limit
-                    half of the window, or v falls faster
-                    than 1/log t (γ < −1)
+                    half of the window at a critical point of
+                    E, or v falls faster than 1/log t (γ < −1)
 sub_logarithmic     v ~ (log t)^γ with −1 ≤ γ < −0.25           ‖w‖ ~ (log t)^(1+γ)
 logarithmic         v ≈ constant, |γ| ≤ 0.25                    w ≈ a + b·log t
 power_law           v grows like a power of t                   ‖w‖ ~ t^p, 0 < p < 0.9
 linear              the same with p ≥ 0.9                       ‖w‖ ~ t
 unstable            overflow, a rise of the error in the        (no fate: the rate is too
                     window, or steps that jump back and forth   large)
-undetermined        the run is too short to tell                —
+stalled             no motion beyond rounding, where E has no   float64 stopped them: the
+                    critical point (the exact ∇E ≠ 0, decided   exact dynamics move on,
+                    in log space) and no step can move them     too slowly to show
+undetermined        the run is too short, or the rate has not   —
+                    settled (``reason`` says which)
 ==================  ==========================================  =============================
 
 γ is the least-squares slope of ``ln v`` against ``ln L`` over the window (scale free: it
-does not depend on the constants of the dynamics). ``γ < −1`` is the exact line between a
-finite total motion ``∫ v dL`` (convergence) and an infinite one (divergence, however slow).
+does not depend on the constants of the dynamics); the late γ is the same over the window's
+last half in log t. ``γ < −1`` is the exact line between a finite total motion ``∫ v dL``
+(convergence) and an infinite one (divergence, however slow). The two slow verdicts are
+decided by the late γ; every other verdict needs both to agree. A rate that falls faster than
+1/log t on data where Sontag's Lemma applies (no critical point, no bounded trajectory) is a
+transient, ``undetermined``.
+
+An ``undetermined`` verdict says why (``reason``); for ``regime_change``, which way the rate
+heads over the last half (``heading``: the sign of the late γ) and about how many more steps
+would put the whole window after the change (``steps_to_decide``: the window's last half
+began at t_m; a run to the smallest T whose window starts at t_m, T = t_m²/τ while that is
+within 6 decades of τ, else T = 10³·t_m).
 
 Fits reported (least squares over the window):
 
@@ -76,10 +93,12 @@ from typing import assert_never
 import numpy as np
 from numpy.typing import NDArray
 
+from service.core.analysis.stationarity import Stationarity
 from service.core.engine.recorder import Trajectory
 from service.core.errors import InvalidProblem
 from service.core.model.activations import Array
-from service.vocabulary import StopReason, Verdict
+from service.core.numbers import power_of_ten
+from service.vocabulary import Heading, StopReason, UndeterminedReason, Verdict
 
 MIN_DECADES = 3.0
 """A run must cover this many decades of t/τ to be judged."""
@@ -149,8 +168,9 @@ DIVERGENT = frozenset(
 class DivergenceReport:
     """The verdict and the fits behind it (see the module docstring).
 
-    ``log_rate`` (b per weight), ``power`` (p), ``rate_exponent`` (γ) and ``goodness`` are
-    None when the verdict is ``undetermined`` or ``unstable``; ``window`` is
+    ``log_rate`` (b per weight), ``power`` (p) and ``goodness`` are None when the verdict is
+    ``undetermined`` or ``unstable``; ``rate_exponent`` (γ over the window) and
+    ``late_rate_exponent`` (γ over its last half) whenever the rate was fitted; ``window`` is
     ``(t_start, t_end)`` of the fit, None when no window was judged. ``rate_change`` is
     v(t_end)/v(t_start) − 1 over the window.
     """
@@ -164,6 +184,20 @@ class DivergenceReport:
     goodness: float | None
     explanation: str
     apparent_convergence: bool
+    late_rate_exponent: float | None = None
+    undetermined: Undetermined | None = None
+    stall: Stationarity | None = None
+    """The exact gradient where the weights stalled (``stalled`` only)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Undetermined:
+    """Why a verdict is ``undetermined``: ``heading`` and ``steps_to_decide`` (more steps, or
+    more time for the flow) for a ``regime_change``, else None (see the module docstring)."""
+
+    reason: UndeterminedReason
+    heading: Heading | None = None
+    steps_to_decide: float | None = None
 
 
 def judge_divergence(
@@ -174,6 +208,7 @@ def judge_divergence(
     step_tolerance: float | None = None,
     time_unit: float = 1.0,
     monotone: bool = True,
+    stationarity: Stationarity | None = None,
 ) -> DivergenceReport:
     """Judge the weights' fate from the tail of ``trajectory``.
 
@@ -199,6 +234,11 @@ def judge_divergence(
         relative) is ``unstable``. Online backprop follows one example at a time and E may
         wobble; then only an error that ends above ``ONLINE_RISE`` times its best in the
         window is.
+    stationarity
+        The exact gradient at the final weights (and whether the Lemma applies): weights that
+        stopped where E has no critical point are ``stalled``, and a rate falling faster than
+        1/log t where the Lemma applies is a transient. None: no such knowledge (weights that
+        stopped are ``converging``).
 
     Raises
     ------
@@ -220,13 +260,24 @@ def judge_divergence(
         )
     window = _window(trajectory, time_unit)
     if window is None:
-        return _verdict_only(Verdict.UNDETERMINED, "the run took no step")
+        return _verdict_only(
+            Verdict.UNDETERMINED,
+            "the run took no step",
+            undetermined=Undetermined(UndeterminedReason.TOO_SHORT),
+        )
     early = _screen(window, time_unit=time_unit, monotone=monotone)
     if early is not None:
         return early
     fits = _fits(window, time_unit)
+    case = _classify(fits, stationarity)
     return _assemble(
-        _classify(fits), fits, window.bounds, last_step=last_step, step_tolerance=step_tolerance
+        case,
+        fits,
+        window.bounds,
+        time_unit=time_unit,
+        stationarity=stationarity,
+        last_step=last_step,
+        step_tolerance=step_tolerance,
     )
 
 
@@ -300,7 +351,8 @@ def _screen(window: _Window, *, time_unit: float, monotone: bool) -> DivergenceR
         return _verdict_only(Verdict.UNSTABLE, unstable, window.bounds)
     short = _shortness(window, time_unit)
     if short is not None:
-        return _verdict_only(Verdict.UNDETERMINED, short)
+        reason, explanation = short
+        return _verdict_only(Verdict.UNDETERMINED, explanation, undetermined=Undetermined(reason))
     jump = _jumps(_motion(window), window.bounds[1], time_unit)
     if jump is not None:
         return _verdict_only(Verdict.UNSTABLE, jump, window.bounds)
@@ -342,20 +394,20 @@ def _instability(window: _Window, *, monotone: bool) -> str | None:
     )
 
 
-def _shortness(window: _Window, time_unit: float) -> str | None:
-    """Why the run is too short to judge, or None.
+def _shortness(window: _Window, time_unit: float) -> tuple[UndeterminedReason, str] | None:
+    """Why the run is too short to judge, with the reason's code, or None.
 
-    Too short: ``D < MIN_DECADES − DECADES_SLACK`` decades of t/τ, or fewer than
-    ``MIN_POINTS`` records in the window.
+    Too short: ``D < MIN_DECADES − DECADES_SLACK`` decades of t/τ (``too_short``), or fewer
+    than ``MIN_POINTS`` records in the window (``too_few_points``).
     """
     if window.decades < MIN_DECADES - DECADES_SLACK:
-        return (
+        return UndeterminedReason.TOO_SHORT, (
             f"the run covers {max(window.decades, 0.0):.2g} decades of t/τ "
             f"(τ = {time_unit:.3g}); at least {MIN_DECADES:g} are needed to tell logarithmic "
             "divergence from convergence: run longer"
         )
     if len(window.t) < MIN_POINTS:
-        return (
+        return UndeterminedReason.TOO_FEW_POINTS, (
             f"only {len(window.t)} recorded times fall in the last {window.span:.2g} decades; "
             f"at least {MIN_POINTS} are needed: record more points"
         )
@@ -560,7 +612,9 @@ class _Case(StrEnum):
 
     STOPPED = "stopped"  # no motion beyond rounding over the window
     STOPPED_LATE = "stopped_late"  # no motion beyond rounding over its last half
+    STALLED = "stalled"  # STOPPED or STOPPED_LATE where E has no critical point
     FALLING = "falling"  # γ < −1 over the window and its last half
+    NO_LIMIT = "no_limit"  # FALLING where the Lemma rules out any limit
     FELL_THEN_ROSE = "fell_then_rose"  # γ < −1 over the window, not over its last half
     REGIME_CHANGE = "regime_change"  # the two halves disagree (beyond the two slow regimes)
     SUB_LOGARITHMIC = "sub_logarithmic"  # late γ in [−1, −LOG_BAND)
@@ -573,7 +627,9 @@ class _Case(StrEnum):
 _VERDICTS = {
     _Case.STOPPED: Verdict.CONVERGING,
     _Case.STOPPED_LATE: Verdict.CONVERGING,
+    _Case.STALLED: Verdict.STALLED,
     _Case.FALLING: Verdict.CONVERGING,
+    _Case.NO_LIMIT: Verdict.UNDETERMINED,
     _Case.FELL_THEN_ROSE: Verdict.UNDETERMINED,
     _Case.REGIME_CHANGE: Verdict.UNDETERMINED,
     _Case.SUB_LOGARITHMIC: Verdict.SUB_LOGARITHMIC,
@@ -587,11 +643,30 @@ _VERDICTS = {
 _SLOW = frozenset({Verdict.LOGARITHMIC, Verdict.SUB_LOGARITHMIC})
 
 
-def _classify(fits: _Fits) -> _Case:
-    """The case of the fits: stopped if the weights did not move, else by the rate's shape."""
-    if fits.rate is None:
-        return _Case.STOPPED
-    return _classify_rate(fits.rate, fits.power)
+_REGIME_CHANGES = frozenset(
+    {_Case.FELL_THEN_ROSE, _Case.REGIME_CHANGE, _Case.TRANSIENT, _Case.NO_LIMIT}
+)
+"""The undetermined cases whose reason is ``regime_change``."""
+
+
+def _classify(fits: _Fits, stationarity: Stationarity | None = None) -> _Case:
+    """The case of the fits: stopped if the weights did not move, else by the rate's shape;
+    then what the exact gradient says of a stop or a falling rate (see :func:`_stalls`)."""
+    case = _Case.STOPPED if fits.rate is None else _classify_rate(fits.rate, fits.power)
+    if case in (_Case.STOPPED, _Case.STOPPED_LATE) and _stalls(stationarity):
+        return _Case.STALLED
+    if case is _Case.FALLING and stationarity is not None and stationarity.lemma_applies:
+        return _Case.NO_LIMIT
+    return case
+
+
+def _stalls(stationarity: Stationarity | None) -> bool:
+    """Weights that stopped have stalled when E has no critical point there (decided in log
+    space) and either no step can move them in float64 or the Lemma rules out any critical
+    point at all."""
+    if stationarity is None or stationarity.critical is not False:
+        return False
+    return stationarity.frozen or stationarity.lemma_applies
 
 
 def _classify_rate(rate: _RateFit, power: float | None) -> _Case:
@@ -642,7 +717,12 @@ def _power_law_holds(power: float, ratio: float) -> bool:
 # Step 5: the explanation and the report
 
 
-def _explain(case: _Case, fits: _Fits, bounds: tuple[float, float]) -> str:
+def _explain(
+    case: _Case,
+    fits: _Fits,
+    bounds: tuple[float, float],
+    stationarity: Stationarity | None = None,
+) -> str:
     """The sentence of ``case``, with the figures of ``fits`` over the window ``bounds``."""
     where = f"over t in [{bounds[0]:.3g}, {bounds[1]:.3g}]"
     if case is _Case.STOPPED:
@@ -650,6 +730,9 @@ def _explain(case: _Case, fits: _Fits, bounds: tuple[float, float]) -> str:
             f"the weights have stopped: {where} they moved by {fits.spread:.3g} in all, the "
             f"rounding level of weights of size {fits.size:.3g}"
         )
+    if case is _Case.STALLED:
+        assert stationarity is not None  # a stall is decided from it
+        return _stall_sentence(fits, where, stationarity)
     rate = fits.rate
     assert rate is not None  # every other case comes from a moving window
     gamma, late_gamma, change = rate.gamma, rate.late_gamma, rate.change
@@ -665,6 +748,12 @@ def _explain(case: _Case, fits: _Fits, bounds: tuple[float, float]) -> str:
             return (
                 f"the weights converge: {where} their rate t·Δw falls faster than 1/log t "
                 f"(like (log t)^{gamma:.3g}), so their remaining motion is finite"
+            )
+        case _Case.NO_LIMIT:
+            return (
+                f"the rate t·Δw falls faster than 1/log t {where} (like (log t)^{gamma:.3g}), "
+                "yet Sontag's Lemma rules out a finite limit (E has no critical point and no "
+                "trajectory stays bounded): the weights are still in a transient; run longer"
             )
         case _Case.FELL_THEN_ROSE:
             return (
@@ -707,7 +796,48 @@ def _explain(case: _Case, fits: _Fits, bounds: tuple[float, float]) -> str:
                 f"the weights diverge like a power of t, ‖w‖ ~ t^{fits.power:.3g} {where}: "
                 "the rate t·Δw keeps growing"
             )
+        case _Case.STOPPED | _Case.STALLED:  # answered above
+            raise AssertionError(case)
     assert_never(case)
+
+
+def _stall_sentence(fits: _Fits, where: str, stationarity: Stationarity) -> str:
+    """What a stall is: where the weights stopped, how large ∇E is there, what the exact
+    dynamics do."""
+    moved = fits.spread if fits.rate is None else fits.rate.late_spread
+    gradient = (
+        "too small for float64 even in log space"
+        if stationarity.gradient_log10 is None
+        else f"‖∇E‖ ≈ {power_of_ten(stationarity.gradient_log10)} (computed in log space)"
+    )
+    sentence = (
+        f"the weights have stalled: {where} they moved by {moved:.3g} in all, the rounding "
+        f"level of weights of size {fits.size:.3g}, yet this is not a critical point of E: "
+        f"{gradient}, a step far below the rounding of the weights"
+    )
+    if stationarity.lemma_applies:
+        return sentence + (
+            "; Sontag's Lemma applies (E has no critical point and no trajectory stays "
+            "bounded), so the exact weights keep diverging, too slowly for float64 to show"
+        )
+    return sentence + (
+        "; the exact dynamics move on from here at a speed float64 cannot represent (the "
+        "examples' gradients have all but vanished: a saturated start, or a learning rate that "
+        "threw the weights there)"
+    )
+
+
+def _steps_to_decide(rate: _RateFit, t_end: float, time_unit: float) -> float:
+    """About how much longer a run must go for its whole window to follow the last half's
+    regime (see the module docstring): to T = t_m²/τ while within 6 decades of τ, else
+    10³·t_m, with t_m the start of the last half; at least 10× longer when T ≤ t_end."""
+    t_m = rate.late_start
+    short_run = t_m * (t_m / time_unit)
+    target = short_run if short_run <= time_unit * 10.0 ** (2 * MAX_WINDOW_DECADES) else 0.0
+    target = target or t_m * 10.0**MAX_WINDOW_DECADES
+    if target <= t_end:
+        target = 10.0 * t_end
+    return math.ceil(target - t_end)
 
 
 def _apparent_convergence(verdict: Verdict, last_step: float, tolerance: float) -> bool:
@@ -722,17 +852,19 @@ def _assemble(
     *,
     last_step: float,
     step_tolerance: float | None,
+    time_unit: float = 1.0,
+    stationarity: Stationarity | None = None,
 ) -> DivergenceReport:
     """The report of ``case``: its verdict and sentence, and the fits it rests on.
 
-    b and p are reported for every verdict but ``undetermined``; γ and the rate change
-    whenever the rate was fitted (the last half's γ for the two slow verdicts, which it
-    decides); the goodness of the model of the verdict (log model, ``ln v`` against
-    ``ln L``, power model) for the divergent verdicts.
+    b and p are reported for every verdict but ``undetermined``; γ over the window and over
+    its last half, and the rate change, whenever the rate was fitted; the goodness of the
+    model of the verdict (log model, ``ln v`` against ``ln L``, power model) for the
+    divergent verdicts; why, for ``undetermined``; the exact gradient, for ``stalled``.
     """
     verdict = _VERDICTS[case]
     tolerance = DEFAULT_STEP_TOLERANCE if step_tolerance is None else step_tolerance
-    explanation = _explain(case, fits, bounds)
+    explanation = _explain(case, fits, bounds, stationarity)
     apparent = _apparent_convergence(verdict, last_step, tolerance)
     if apparent:
         explanation += (
@@ -740,12 +872,16 @@ def _assemble(
             "so a step-size stopping rule would wrongly call this convergence"
         )
     rate = fits.rate
-    gamma: float | None = None
-    change: float | None = None
-    if rate is not None and case is not _Case.STOPPED_LATE:
-        late_decides = case in (_Case.SUB_LOGARITHMIC, _Case.LOGARITHMIC)
-        gamma = rate.late_gamma if late_decides else rate.gamma
-        change = rate.change
+    undetermined = None
+    if rate is not None and case in _REGIME_CHANGES:
+        heading = Heading.RISING if rate.late_gamma > 0 else Heading.FALLING
+        steps = _steps_to_decide(rate, bounds[1], time_unit)
+        undetermined = Undetermined(UndeterminedReason.REGIME_CHANGE, heading, steps)
+        explanation += (
+            f"; the rate is {heading.value} over the last half (γ = {rate.late_gamma:.3g}), and "
+            f"about {steps:.3g} more units of t (to t ≈ {bounds[1] + steps:.3g}) would put the "
+            "whole window after the change"
+        )
     goodness: float | None = None
     if case is _Case.SUB_LOGARITHMIC and rate is not None:
         goodness = rate.goodness  # ln v against ln L
@@ -758,17 +894,24 @@ def _assemble(
         verdict=verdict,
         log_rate=fits.log_rate if judged else None,
         power=fits.power if judged else None,
-        rate_exponent=gamma,
-        rate_change=change,
+        rate_exponent=None if rate is None else rate.gamma,
+        rate_change=None if rate is None else rate.change,
         window=bounds,
         goodness=goodness,
         explanation=explanation,
         apparent_convergence=apparent,
+        late_rate_exponent=None if rate is None else rate.late_gamma,
+        undetermined=undetermined,
+        stall=stationarity if case is _Case.STALLED else None,
     )
 
 
 def _verdict_only(
-    verdict: Verdict, explanation: str, window: tuple[float, float] | None = None
+    verdict: Verdict,
+    explanation: str,
+    window: tuple[float, float] | None = None,
+    *,
+    undetermined: Undetermined | None = None,
 ) -> DivergenceReport:
     """A verdict given before any fit (unstable, undetermined): no fits reported."""
     return DivergenceReport(
@@ -781,4 +924,5 @@ def _verdict_only(
         goodness=None,
         explanation=explanation,
         apparent_convergence=False,
+        undetermined=undetermined,
     )

@@ -54,6 +54,7 @@ def predict_theory(
     *,
     measured_log_rate: Array | None = None,
     measured_is_logarithmic: bool = False,
+    separability: Separability | Unrepresentable | None = None,
 ) -> TheoryReport | Unrepresentable:
     """The Lemma's verdict and the implicit-bias prediction for ``problem`` (or the state
     saying float64 cannot hold its separability facts).
@@ -67,8 +68,10 @@ def predict_theory(
     measured_is_logarithmic
         Whether the run's verdict was logarithmic divergence; the angle and the norm ratio
         are computed only then (a rate fitted to another kind of growth means nothing).
+    separability
+        The facts of ``analyse_separability(problem.B)`` when the caller has them already.
     """
-    facts = analyse_separability(problem.B)
+    facts = analyse_separability(problem.B) if separability is None else separability
     if isinstance(facts, Unrepresentable):
         return facts
     tail = problem.activation.tail
@@ -118,10 +121,12 @@ PERCEPTRON_ONLY = (
 """What the theory says for a net with hidden layers."""
 
 
-def network_theory(perceptron: PerceptronProblem) -> TheoryReport | Unrepresentable:
+def network_theory(
+    perceptron: PerceptronProblem, separability: Separability | Unrepresentable | None = None
+) -> TheoryReport | Unrepresentable:
     """The separability facts of a net's inputs (``perceptron``: the same inputs as a
     perceptron problem), with no prediction: the Lemma and ŵ/k are the perceptron's."""
-    theory = predict_theory(perceptron)
+    theory = predict_theory(perceptron, separability=separability)
     if isinstance(theory, Unrepresentable):
         return theory
     return replace(

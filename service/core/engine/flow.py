@@ -62,6 +62,7 @@ from service.core.model.activations import Array
 from service.core.model.models import Model, initial_point, inputs_as_perceptron
 from service.core.model.network import NetworkProblem
 from service.core.model.problem import PerceptronProblem, error_and_gradient, time_unit
+from service.core.numbers import power_of_ten
 from service.limits import MAX_T_MAX, MAX_TIME_UNITS, MIN_T_MAX, MIN_TIME_UNITS
 from service.vocabulary import Method, StopReason
 
@@ -170,7 +171,7 @@ def run_flow(
     if not (math.log10(MIN_TIME_UNITS) <= log_units <= math.log10(MAX_TIME_UNITS)):
         raise InvalidProblem(
             "t_max",
-            f"t_max·α·‖B‖₂² = {_power_of_ten(log_units)} natural time units is outside "
+            f"t_max·α·‖B‖₂² = {power_of_ten(log_units)} natural time units is outside "
             f"[{MIN_TIME_UNITS:g}, {MAX_TIME_UNITS:g}]: ask for a t_max (or learning_rate) that "
             f"makes it {'smaller' if log_units > 0 else 'larger'}",
         )
@@ -187,17 +188,6 @@ def run_flow(
             flow_model(model), norm or 1.0, alpha, tau, t_max, stop, record_points, x0, rtol,
             atol, time_limit,
         )  # fmt: skip
-
-
-def _power_of_ten(log10_value: float) -> str:
-    """10^log10_value written as ``%.3g`` would write it, beyond float64's range too."""
-    exponent = math.floor(log10_value)
-    mantissa = round(10.0 ** (log10_value - exponent), 2)
-    if mantissa >= 10.0:
-        mantissa, exponent = mantissa / 10.0, exponent + 1
-    if -300 < exponent < 300:
-        return f"{mantissa * 10.0**exponent:.3g}"
-    return f"{mantissa:g}e{exponent:+03d}"
 
 
 def _record_times(units: float, points: int) -> Array:
@@ -317,7 +307,7 @@ def _integrate(
             ts = np.append(ts[ts < s_end], s_end)
             xs = np.vstack([xs[: len(ts) - 1], x_end[None, :]])
         elif sol.status == 0 and len(ts) and np.isfinite(xs).all():
-            reason = StopReason.STEPS
+            reason = StopReason.T_MAX
         else:
             reason = StopReason.NON_FINITE
             good = np.isfinite(xs).all(axis=1)
@@ -325,7 +315,7 @@ def _integrate(
             if len(ts) == 0:
                 ts, xs = np.zeros(1), x0[None, :]
     t = ts * tau
-    if reason is StopReason.STEPS:
+    if reason is StopReason.T_MAX:
         t[-1] = t_max
     return _result(model, alpha, norm, t, ts, xs, reason, steps)
 

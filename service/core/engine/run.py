@@ -18,7 +18,7 @@ t = 0), in this order of precedence (:data:`PRECEDENCE`):
 ``step_tolerance``
     ‖x_t − x_{t−1}‖₂ < tolerance (flow: ‖ẋ‖₂ < tolerance);
 ``steps``
-    t reached the budget (flow: ``t_max``).
+    t reached the budget; the flow's ``t_max`` when it reached its horizon.
 
 The compiled kernel (:mod:`service.core.engine.kernel`) defines the state rules once
 (``_state_stop``, which the flow integrator calls too) and inlines them in its step loop for
@@ -50,11 +50,14 @@ PRECEDENCE: tuple[StopReason, ...] = (
     StopReason.WEIGHT_BOUND,
     StopReason.STEP_TOLERANCE,
     StopReason.STEPS,
+    StopReason.T_MAX,
 )
-"""The stop rules; the first that holds wins."""
+"""The stop rules; the first that holds wins (``steps`` and ``t_max`` never meet: the first
+ends descent, the second the flow)."""
 
 STOP_EXPLANATIONS: dict[StopReason, str] = {
     StopReason.STEPS: "ran the requested number of steps",
+    StopReason.T_MAX: "reached t_max, the requested time of the flow",
     StopReason.WEIGHT_BOUND: "a weight reached the weight bound (max_j |x_j| >= bound)",
     StopReason.STEP_TOLERANCE: "the last step was shorter than the step tolerance",
     StopReason.ERROR_TOLERANCE: "the error fell to the error tolerance",

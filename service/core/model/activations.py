@@ -31,7 +31,7 @@ from enum import StrEnum
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import erf, erfc, expit
+from scipy.special import erf, erfc, erfcx, expit
 
 from service.core.errors import InvalidProblem
 from service.vocabulary import ActivationName
@@ -87,6 +87,10 @@ class Activation:
     """``1 − θ(z)``, computed without cancellation for every z."""
     second_derivative: Callable[[ArrayLike], Array]
     """θ''(z), written with θ and θ' (for the Hessian of E)."""
+    log_residual: Callable[[ArrayLike], Array]
+    """``log((1 − θ(z))·θ'(z))``, the log of one example's gradient weight: finite wherever
+    that log fits float64 (far beyond where the residual itself underflows; erf's is −∞
+    only for |z| > 1.3e154, where −z² overflows)."""
     tail: Tail
     code: int
     """The compiled kernels' code for θ (:data:`TANH_CODE` …): the kernels dispatch on it."""
@@ -116,7 +120,40 @@ def _logistic_derivative(z: ArrayLike) -> Array:
     return 0.5 * _logistic_complement(z) * _logistic_complement(-z)
 
 
+_LOG2 = math.log(2.0)
+
+
+def _exponential_log_residual(rate: float, derivative_scale: float) -> Callable[[ArrayLike], Array]:
+    """log((1 − θ)·θ') for θ(z) = tanh(rate·z/2): 1 ∓ θ = 2/(1 + e^{±rate·z}) and
+    θ' = derivative_scale·(1 − θ)(1 + θ) (tanh: rate 2, scale 1; logistic: rate 1, scale 1/2)."""
+
+    def log_residual(z: ArrayLike) -> Array:
+        rz = rate * np.asarray(z, dtype=np.float64)
+        log_minus = _LOG2 - np.logaddexp(0.0, rz)  # log(1 − θ)
+        log_plus = _LOG2 - np.logaddexp(0.0, -rz)  # log(1 + θ)
+        return np.asarray(2.0 * log_minus + log_plus + math.log(derivative_scale))
+
+    return log_residual
+
+
 _TWO_OVER_PI = 2.0 / math.pi
+_HUGE = 1e100
+"""Above this |z|, atan2(1, z) = 1/z and 1 + z² = z² to far below float64's rounding."""
+
+
+def _arctan_log_residual(z: ArrayLike) -> Array:
+    z = np.asarray(z, dtype=np.float64)
+    with np.errstate(divide="ignore"):  # the branch np.where does not pick may be log 0
+        return _arctan_log_terms(z)
+
+
+def _arctan_log_terms(z: Array) -> Array:
+    huge = np.abs(z) > _HUGE
+    safe = np.where(huge, 1.0, z)
+    log_c = np.where(huge & (z > 0), -np.log(np.abs(z)), np.log(np.arctan2(1.0, safe)))
+    log_c = np.where(huge & (z < 0), math.log(math.pi), log_c)  # atan2(1, −∞) = π
+    log_d = np.where(huge, -2.0 * np.log(np.abs(z)), -np.log1p(safe * safe))
+    return np.asarray(2.0 * math.log(_TWO_OVER_PI) + log_c + log_d)
 
 
 def _arctan_theta(z: ArrayLike) -> Array:
@@ -145,6 +182,15 @@ def _erf_complement(z: ArrayLike) -> Array:
     return np.asarray(erfc(np.asarray(z, dtype=np.float64)))
 
 
+def _erf_log_residual(z: ArrayLike) -> Array:
+    # erfc(z) = erfcx(z)·e^{−z²} for z > 0, where erfc itself underflows from z ≈ 27
+    z = np.asarray(z, dtype=np.float64)
+    positive = np.maximum(z, 0.0)
+    with np.errstate(divide="ignore", over="ignore"):  # −z² = −∞ beyond |z| ≈ 1.3e154
+        log_c = np.where(z > 0, np.log(erfcx(positive)) - positive * positive, np.log(erfc(z)))
+        return np.asarray(log_c + math.log(_TWO_OVER_SQRT_PI) - z * z)
+
+
 def _erf_derivative(z: ArrayLike) -> Array:
     z = np.asarray(z, dtype=np.float64)
     with np.errstate(over="ignore"):
@@ -161,6 +207,7 @@ ACTIVATIONS: dict[ActivationName, Activation] = {
         second_derivative=lambda z: (
             -2.0 * np.tanh(np.asarray(z, dtype=np.float64)) * _tanh_derivative(z)
         ),
+        log_residual=_exponential_log_residual(2.0, 1.0),
         tail=Tail(TailClass.EXPONENTIAL, rate=2.0, coefficient=2.0),
         code=TANH_CODE,
     ),
@@ -171,6 +218,7 @@ ACTIVATIONS: dict[ActivationName, Activation] = {
         derivative=_logistic_derivative,
         complement=_logistic_complement,
         second_derivative=lambda z: -_logistic_theta(z) * _logistic_derivative(z),
+        log_residual=_exponential_log_residual(1.0, 0.5),
         tail=Tail(TailClass.EXPONENTIAL, rate=1.0, coefficient=2.0),
         code=LOGISTIC_CODE,
     ),
@@ -183,6 +231,7 @@ ACTIVATIONS: dict[ActivationName, Activation] = {
         second_derivative=lambda z: (
             -math.pi * np.asarray(z, dtype=np.float64) * _arctan_derivative(z) ** 2
         ),
+        log_residual=_arctan_log_residual,
         tail=Tail(TailClass.POLYNOMIAL, rate=1.0, coefficient=_TWO_OVER_PI),
         code=ARCTAN_CODE,
     ),
@@ -193,6 +242,7 @@ ACTIVATIONS: dict[ActivationName, Activation] = {
         derivative=_erf_derivative,
         complement=_erf_complement,
         second_derivative=lambda z: -2.0 * np.asarray(z, dtype=np.float64) * _erf_derivative(z),
+        log_residual=_erf_log_residual,
         tail=Tail(TailClass.GAUSSIAN, rate=1.0, coefficient=1.0 / math.sqrt(math.pi)),
         code=ERF_CODE,
     ),
