@@ -19,14 +19,16 @@ from fastapi.middleware.cors import CORSMiddleware
 from service.api import figures as figures_api
 from service.api import minima, ops, train
 from service.api import separability as separability_api
+from service.api import studies as studies_api
 from service.api.access_log import AccessLogMiddleware
 from service.api.body_limit import BodyLimitMiddleware
 from service.api.docs import install_docs
-from service.api.guards import compute_guards
+from service.api.guards import auth_guards, compute_guards
 from service.api.problems import install_problem_handlers, problem_responses
 from service.core.engine import kernel
 from service.core.engine.warmup import warm_up
 from service.settings import Settings
+from service.studies import StudiesHandle
 
 DESCRIPTION = """\
 learndyn answers questions about the learning dynamics of backpropagation, after
@@ -60,13 +62,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return
         app.state.ready = True
 
+    studies = StudiesHandle(settings)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         kernel.configure_cache(settings.numba_cache_dir)
         warming = asyncio.create_task(warm_up_then_ready(app))
+        if studies.stored():  # resume the studies a previous run left unfinished
+            await anyio.to_thread.run_sync(studies)
         yield
         app.state.ready = False
         await warming
+        await anyio.to_thread.run_sync(studies.close)
 
     app = FastAPI(
         title="learndyn",
@@ -80,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ready = False
     app.state.compute_slots = anyio.Semaphore(settings.compute_slots)
     app.state.warm_up = warm_up
+    app.state.studies = studies
     install_problem_handlers(app)
     # added last = outermost: ids and logs see every answer, 413s included
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
@@ -97,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for compute in (train.router, minima.router, separability_api.router):
         app.include_router(compute, dependencies=guards, responses=auth)
     app.include_router(figures_api.router, dependencies=guards, responses=auth)
+    app.include_router(studies_api.router, dependencies=auth_guards(settings), responses=auth)
     app.include_router(ops.router)
     install_docs(app)
     return app

@@ -48,3 +48,15 @@ DEFAULT_MAX_CELLS = 5_000_000
 DEFAULT_MAX_WORK = 2_000_000_000
 DEFAULT_MAX_RECORD_POINTS = MAX_RECORD_POINTS
 DEFAULT_COMPUTE_SECONDS = 120.0
+
+# --- studies (the defaults of LEARNDYN_MAX_STUDY_POINTS, _MAX_STUDY_WORK, _MAX_RUNNING_STUDIES)
+DEFAULT_MAX_STUDY_POINTS = 100_000
+"""Points (runs) in one study."""
+DEFAULT_MAX_STUDY_WORK = 10**12
+"""Σ steps·n·m over a study's points (the flow counts its cost model)."""
+DEFAULT_MAX_RUNNING_STUDIES = 4
+"""Studies running at once; more wait, queued."""
+MAX_ROWS_PER_PAGE = 1_000
+"""Rows (or studies) in one page of a listing."""
+MAX_GRID_AXIS_VALUES = 10_000
+"""Values one axis of a grid may generate."""

@@ -22,6 +22,15 @@ LEARNDYN_CORS_ORIGINS         (empty)       comma-separated origins allowed by C
 LEARNDYN_NUMBA_CACHE_DIR      (unset)       where the compiled kernel is cached; set it when
                                             the package directory is read-only (else
                                             numba's per-user or a private temporary one)
+LEARNDYN_DATA_DIR             .learndyn     where the SQLite database of studies lives
+LEARNDYN_DATABASE_URL         (unset)       a SQLAlchemy URL for the studies' database instead
+                                            (postgresql+psycopg://… for several replicas)
+LEARNDYN_DASK_SCHEDULER       (unset)       tcp://host:port of a Dask cluster for studies;
+                                            unset: an in-process LocalCluster
+LEARNDYN_STUDY_WORKERS        (cores)       worker processes of the LocalCluster
+LEARNDYN_MAX_STUDY_POINTS     100000        points (runs) in one study
+LEARNDYN_MAX_STUDY_WORK       1e12          Σ steps·n·m over a study's points
+LEARNDYN_MAX_RUNNING_STUDIES  4             studies running at once; more wait, queued
 ============================  ============  ===================================================
 """
 
@@ -32,6 +41,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 
 from service import limits
+from service.core.budget import Budget
 
 
 def _cores() -> int:
@@ -56,6 +66,13 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     workers: int = 1
     numba_cache_dir: str = ""
+    data_dir: str = ".learndyn"
+    database_url: str | None = None
+    dask_scheduler: str | None = None
+    study_workers: int = field(default_factory=_cores)
+    max_study_points: int = limits.DEFAULT_MAX_STUDY_POINTS
+    max_study_work: int = limits.DEFAULT_MAX_STUDY_WORK
+    max_running_studies: int = limits.DEFAULT_MAX_RUNNING_STUDIES
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -77,13 +94,42 @@ class Settings:
         settings.check()
         return settings
 
+    def budget(self) -> Budget:
+        """The limits of one computation, for the core."""
+        return Budget(
+            max_cells=self.max_cells,
+            max_work=self.max_work,
+            max_record_points=self.max_record_points,
+            compute_seconds=self.compute_seconds,
+        )
+
     def check(self) -> None:
         """Raise ValueError if a limit is not positive."""
-        for name in ("max_body_bytes", "max_cells", "max_work", "max_record_points"):
+        for name in (
+            "max_body_bytes",
+            "max_cells",
+            "max_work",
+            "max_record_points",
+            "study_workers",
+            "max_study_points",
+            "max_study_work",
+            "max_running_studies",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"LEARNDYN_{name.upper()} must be positive")
         if self.compute_slots < 1 or self.compute_seconds <= 0 or self.queue_seconds < 0:
             raise ValueError("compute slots and seconds must be positive")
+
+
+def _integer(raw: str) -> int:
+    """An integer, also written as an integral float (``1e12``)."""
+    try:
+        return int(raw)
+    except ValueError:
+        value = float(raw)
+        if not value.is_integer():
+            raise
+        return int(value)
 
 
 def _origins(raw: str) -> tuple[str, ...]:
@@ -91,7 +137,7 @@ def _origins(raw: str) -> tuple[str, ...]:
 
 
 _PARSERS: dict[str, Callable[[str], object]] = {
-    "int": int,
+    "int": _integer,
     "float": float,
     "str": str,
     "str | None": str,

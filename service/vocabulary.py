@@ -120,3 +120,21 @@ class ImageFormat(StrEnum):
 
     SVG = "svg"
     PNG = "png"
+
+
+class StudyKind(StrEnum):
+    """What a study runs: ``sweep``, /train at every point of a grid of its fields."""
+
+    SWEEP = "sweep"
+
+
+class StudyStatus(StrEnum):
+    """Where a study stands: ``queued`` (stored, not started), ``running``, ``done`` (every
+    point finished), ``failed`` (the study itself broke; its detail says why) or
+    ``cancelled`` (stopped by DELETE; the rows finished before stay)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"

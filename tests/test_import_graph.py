@@ -117,7 +117,8 @@ def within(name: str, *packages: str) -> bool:
 
 WEB = ("fastapi", "starlette", "pydantic", "uvicorn", "httpx")
 SERVICE_EDGE = tuple(
-    f"service.{p}" for p in ("api", "schemas", "figures", "app", "cli", "settings", "__main__")
+    f"service.{p}"
+    for p in ("api", "schemas", "figures", "app", "cli", "settings", "__main__", "specs", "studies")
 )
 RESULT_TYPES = ("service.core.engine.run", "service.core.engine.recorder")
 

@@ -16,14 +16,4 @@ def get_settings(request: Request) -> Settings:
 
 def get_budget(request: Request) -> Budget:
     """The running app's limits of one computation (``LEARNDYN_MAX_*``, the wall time)."""
-    return budget_of(get_settings(request))
-
-
-def budget_of(settings: Settings) -> Budget:
-    """The settings' limits of one computation."""
-    return Budget(
-        max_cells=settings.max_cells,
-        max_work=settings.max_work,
-        max_record_points=settings.max_record_points,
-        compute_seconds=settings.compute_seconds,
-    )
+    return get_settings(request).budget()

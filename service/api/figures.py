@@ -17,7 +17,7 @@ from fastapi.responses import Response
 
 from service.api.dependencies import get_budget
 from service.api.examples import FIGURE_MINIMA_EXAMPLES, FIGURE_TRAIN_EXAMPLES
-from service.api.mapping import minima_response, minima_spec, train_response, training_spec
+from service.api.mapping import minima_response, train_response
 from service.api.problems import PROBLEM_RESPONSES
 from service.core.budget import Budget
 from service.core.errors import LimitExceeded
@@ -33,6 +33,7 @@ from service.schemas.figures import (
 )
 from service.schemas.minima import CurveRequest, MinimaRequest
 from service.schemas.train import TrainRequest
+from service.specs import minima_spec, training_spec
 from service.vocabulary import ImageFormat
 
 router = APIRouter(prefix="/figures", tags=["figures"])

@@ -59,9 +59,14 @@ async def compute_slot(request: Request) -> AsyncIterator[None]:
         slots.release()
 
 
+def auth_guards(settings: Settings) -> list[Any]:
+    """Authenticate, only when a key is set (so that the OpenAPI schema declares the bearer
+    scheme exactly when it is needed): the studies' routes, which compute nothing in the
+    request itself."""
+    return [Depends(require_api_key)] if settings.api_key is not None else []
+
+
 def compute_guards(settings: Settings) -> list[Any]:
-    """The dependencies of every compute router, in order: authenticate (only when a key is
-    set, so that the OpenAPI schema declares the bearer scheme exactly when it is needed),
-    then queue for a compute slot."""
-    auth = [Depends(require_api_key)] if settings.api_key is not None else []
-    return [*auth, Depends(compute_slot)]
+    """The dependencies of every compute router, in order: authenticate (see
+    :func:`auth_guards`), then queue for a compute slot."""
+    return [*auth_guards(settings), Depends(compute_slot)]

@@ -1,4 +1,5 @@
-"""The one place where requests become core inputs and core results become schemas.
+"""The one place where core results become schemas (requests become core specs in
+:mod:`service.specs`, which the study workers share).
 
 Routes validate (pydantic), make one core call, and map with the functions here. Arrays
 become lists; a non-finite float never reaches a response (``None`` where the schema allows
@@ -14,9 +15,8 @@ from service.core.analysis.landscape import InfinityEnd, Landscape
 from service.core.analysis.log_rule import LogRulePrediction
 from service.core.analysis.separability import Separability
 from service.core.analysis.theory import TheoryReport
-from service.core.engine.run import STOP_EXPLANATIONS, StopRules
-from service.core.queries import MinimaSpec
-from service.core.training import LayerReport, TrainingReport, TrainingSpec
+from service.core.engine.run import STOP_EXPLANATIONS
+from service.core.training import LayerReport, TrainingReport
 from service.schemas.minima import (
     CriticalPointOut,
     CurveOut,
@@ -24,11 +24,11 @@ from service.schemas.minima import (
     Infinity,
     InfinityEndOut,
     LocalMinimumOut,
-    MinimaRequest,
     MinimaResponse,
     SubspaceOut,
 )
 from service.schemas.separability import Certificate, MaxMargin, SeparabilityResponse, Theory
+from service.schemas.studies import Progress, Study, StudyRow, SweepSummary
 from service.schemas.train import (
     Divergence,
     Extrapolation,
@@ -36,43 +36,14 @@ from service.schemas.train import (
     Layer,
     RunWarning,
     Stall,
-    TrainRequest,
     TrainResponse,
     Undetermined,
 )
+from service.studies.jobs import StudyView
+from service.studies.store import Row
+from service.vocabulary import StopReason, StudyKind, StudyStatus, Verdict
 
 # --------------------------------------------------------------------------- /train
-
-
-def training_spec(request: TrainRequest) -> TrainingSpec:
-    """The request as the core's :class:`TrainingSpec`."""
-    stop = request.stop
-    data = request.dataset
-    return TrainingSpec(
-        inputs=data.inputs,
-        targets=data.targets,
-        bias=data.bias,
-        activation=request.activation,
-        hidden=tuple(request.network.hidden),
-        method=request.method,
-        learning_rate=request.learning_rate,
-        steps_given="steps" in request.model_fields_set,
-        stop=StopRules(
-            steps=request.steps,
-            weight_bound=stop.weight_bound,
-            step_tolerance=stop.step_tolerance,
-            error_tolerance=stop.error_tolerance,
-            on_classification=stop.on_classification,
-        ),
-        initial_weights=request.initial_weights,
-        seed=request.seed,
-        order=request.order,
-        record_points=request.record.points,
-        t_max=request.t_max,
-        rtol=request.rtol,
-        atol=request.atol,
-        extrapolate_to=request.extrapolate_to,
-    )
 
 
 def _finite_or_none(value: float | None) -> float | None:
@@ -221,18 +192,6 @@ def theory_response(theory: TheoryReport) -> Theory:
 # --------------------------------------------------------------------------- /minima
 
 
-def minima_spec(request: MinimaRequest) -> MinimaSpec:
-    """The request as the core's :class:`MinimaSpec`."""
-    data = request.dataset
-    return MinimaSpec(
-        inputs=data.inputs,
-        targets=data.targets,
-        bias=data.bias,
-        activation=request.activation,
-        curve_points=request.curve.points if request.curve else None,
-    )
-
-
 def _end(end: InfinityEnd) -> InfinityEndOut:
     return InfinityEndOut(
         error_limit=end.error_limit,
@@ -269,4 +228,54 @@ def minima_response(land: Landscape) -> MinimaResponse:
         )
         if curve
         else None,
+    )
+
+
+# --------------------------------------------------------------------------- /studies
+
+
+_VERDICTS = frozenset(v.value for v in Verdict)
+
+
+def study_response(view: StudyView) -> Study:
+    """The schema of a study."""
+    r = view.record
+    return Study(
+        id=r.id,
+        kind=StudyKind(r.kind),
+        name=r.name,
+        status=StudyStatus(r.status),
+        progress=Progress(done=r.done, total=r.total, failed=r.failed),
+        created=r.created,
+        started=r.started,
+        finished=r.finished,
+        axes=r.axes,
+        summary=SweepSummary(
+            verdicts={Verdict(v): n for v, n in view.verdicts.items() if v in _VERDICTS},
+            failed=view.verdicts.get("failed", 0),
+            per_axis={
+                axis: {value: {Verdict(v): n for v, n in counts.items() if v in _VERDICTS}
+                       for value, counts in values.items()}
+                for axis, values in view.per_axis.items()
+            },
+        ),
+        detail=r.detail,
+    )  # fmt: skip
+
+
+def row_response(row: Row) -> StudyRow:
+    """The schema of a study row."""
+    return StudyRow(
+        index=row.index,
+        params=row.params,
+        verdict=None if row.verdict is None else Verdict(row.verdict),
+        error=row.error,
+        accuracy=row.accuracy,
+        stopped_by=None if row.stopped_by is None else StopReason(row.stopped_by),
+        steps=row.steps,
+        log_rate_norm=row.log_rate_norm,
+        apparent_convergence=row.apparent_convergence,
+        weights=row.weights,
+        seconds=row.seconds,
+        failure=row.failure,
     )

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Body, Depends
 
 from service.api.dependencies import get_budget
 from service.api.examples import MINIMA_EXAMPLES
-from service.api.mapping import minima_response, minima_spec
+from service.api.mapping import minima_response
 from service.api.problems import PROBLEM_RESPONSES
 from service.core.budget import Budget
 from service.core.queries import find_minima
 from service.schemas.minima import MinimaRequest, MinimaResponse
+from service.specs import minima_spec
 
 router = APIRouter(tags=["landscape"])
 

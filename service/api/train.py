@@ -8,11 +8,12 @@ from fastapi import APIRouter, Body, Depends
 
 from service.api.dependencies import get_budget
 from service.api.examples import TRAIN_EXAMPLES
-from service.api.mapping import train_response, training_spec
+from service.api.mapping import train_response
 from service.api.problems import PROBLEM_RESPONSES
 from service.core.budget import Budget
 from service.core.training import train as run_training
 from service.schemas import TrainRequest, TrainResponse
+from service.specs import training_spec
 
 router = APIRouter(tags=["training"])
 

@@ -27,6 +27,11 @@ class LimitExceeded(InvalidProblem):
     see :class:`service.core.budget.Budget`); ``field`` names it."""
 
 
+class Cancelled(Exception):
+    """A computation stopped between two chunks because its caller asked it to (a study
+    cancelled by DELETE). Not a property of the problem; nothing of the run is kept."""
+
+
 class TimeLimitExceeded(Exception):
     """A computation ran past its wall-time deadline and was stopped between two chunks.
 

@@ -18,7 +18,7 @@ or a study worker calls it with no web framework in sight; its domain rules live
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,13 +35,19 @@ from service.core.analysis.stationarity import assess_stationarity
 from service.core.analysis.theory import TheoryReport, network_theory, predict_theory
 from service.core.budget import Budget
 from service.core.engine.descent import run_descent
-from service.core.engine.flow import DEFAULT_ATOL, DEFAULT_RTOL, run_flow
+from service.core.engine.flow import DEFAULT_ATOL, DEFAULT_RTOL, check_flow, run_flow
 from service.core.engine.run import RunResult, StopRules
 from service.core.errors import InvalidProblem
 from service.core.model.activations import get_activation
-from service.core.model.models import Model
-from service.core.model.network import DEFAULT_SEED, NetworkProblem, build_network_problem
-from service.core.model.problem import build_problem, time_unit
+from service.core.model.models import Model, initial_point
+from service.core.model.network import (
+    DEFAULT_SEED,
+    Layout,
+    NetworkProblem,
+    build_network_problem,
+)
+from service.core.model.problem import PerceptronProblem, build_problem, time_unit
+from service.limits import FLOW_EVALUATIONS
 from service.vocabulary import Method, Order, Verdict
 
 
@@ -100,7 +106,9 @@ class TrainingReport:
     initial_seed: int | None = None
 
 
-def train(spec: TrainingSpec, budget: Budget) -> TrainingReport:
+def train(
+    spec: TrainingSpec, budget: Budget, *, should_stop: Callable[[], bool] | None = None
+) -> TrainingReport:
     """Run ``spec``'s descent or flow within ``budget`` and judge the weights' fate.
 
     Raises
@@ -111,26 +119,11 @@ def train(spec: TrainingSpec, budget: Budget) -> TrainingReport:
         over ``budget``.
     TimeLimitExceeded
         The run passed ``budget.compute_seconds``.
+    Cancelled
+        ``should_stop()`` (asked between the kernel's chunks) returned True.
     """
-    activation = get_activation(spec.activation)
-    model: Model
-    if spec.hidden:
-        if spec.extrapolate_to is not None:
-            raise InvalidProblem(
-                "extrapolate_to",
-                "applies to the perceptron (network.hidden empty): the log rule's error "
-                "predictions use the single-layer E",
-            )
-        model = build_network_problem(
-            spec.inputs, spec.targets, activation, hidden=spec.hidden, bias=spec.bias
-        )
-        budget.check_size(model.n, model.m)
-        perceptron = build_problem(spec.inputs, spec.targets, activation, bias=spec.bias)
-    else:
-        model = perceptron = build_problem(spec.inputs, spec.targets, activation, bias=spec.bias)
-        budget.check_size(model.n, model.m)
-    budget.check_record(spec.record_points)
-    run = _run(model, spec, budget)
+    model, perceptron = _models(spec, budget)
+    run = _run(model, spec, budget, should_stop)
     monotone = spec.method is not Method.ONLINE
     tau = time_unit(perceptron, spec.learning_rate, spec.method)
     facts = analyse_separability(perceptron.B)
@@ -197,6 +190,37 @@ def train(spec: TrainingSpec, budget: Budget) -> TrainingReport:
     )
 
 
+def check(spec: TrainingSpec, budget: Budget) -> None:
+    """Raise what :func:`train` would raise before it runs (the rules of the request and the
+    budget), without running: a study checks its points this way before it is accepted."""
+    model, _ = _models(spec, budget)
+    _check_method(model, spec, budget)
+    initial_point(model, spec.initial_weights, spec.seed)
+
+
+def _models(spec: TrainingSpec, budget: Budget) -> tuple[Model, PerceptronProblem]:
+    """The model of the spec and the same inputs as a perceptron, within the budget."""
+    activation = get_activation(spec.activation)
+    model: Model
+    if spec.hidden:
+        if spec.extrapolate_to is not None:
+            raise InvalidProblem(
+                "extrapolate_to",
+                "applies to the perceptron (network.hidden empty): the log rule's error "
+                "predictions use the single-layer E",
+            )
+        model = build_network_problem(
+            spec.inputs, spec.targets, activation, hidden=spec.hidden, bias=spec.bias
+        )
+        budget.check_size(model.n, model.m)
+        perceptron = build_problem(spec.inputs, spec.targets, activation, bias=spec.bias)
+    else:
+        model = perceptron = build_problem(spec.inputs, spec.targets, activation, bias=spec.bias)
+        budget.check_size(model.n, model.m)
+    budget.check_record(spec.record_points)
+    return model, perceptron
+
+
 def _drawn_seed(spec: TrainingSpec) -> int | None:
     """The seed a net's initial weights were drawn from; None when they were given."""
     if spec.initial_weights is not None:
@@ -204,24 +228,14 @@ def _drawn_seed(spec: TrainingSpec) -> int | None:
     return DEFAULT_SEED if spec.seed is None else spec.seed
 
 
-def _run(model: Model, spec: TrainingSpec, budget: Budget) -> RunResult:
-    """The run the spec asks for: the flow to t_max, or gd/online for the step budget."""
-    # what every engine takes from the spec
-    common: dict[str, Any] = {
-        "stop": spec.stop,
-        "record_points": spec.record_points,
-        "initial": spec.initial_weights,
-        "seed": spec.seed,
-        "time_limit": budget.compute_seconds,
-    }
+def _check_method(model: Model, spec: TrainingSpec, budget: Budget) -> None:
+    """The fields that apply to the spec's method, and its work within the budget."""
     if spec.method is not Method.FLOW:
         for name in ("t_max", "rtol", "atol"):
             if getattr(spec, name) is not None:
                 raise InvalidProblem(name, "applies to method 'flow' only")
         budget.check_work(spec.stop.steps, model.n, model.m)
-        return run_descent(
-            model, method=spec.method, learning_rate=spec.learning_rate, order=spec.order, **common
-        )
+        return
     if spec.t_max is None:
         raise InvalidProblem("t_max", "method 'flow' needs t_max, the time to integrate to")
     if spec.steps_given:
@@ -229,8 +243,53 @@ def _run(model: Model, spec: TrainingSpec, budget: Budget) -> RunResult:
     if spec.order is not Order.GIVEN:
         raise InvalidProblem("order", "'shuffled' applies to method 'online' only")
     budget.check_flow_work(model.n, model.m)
-    rtol = DEFAULT_RTOL if spec.rtol is None else spec.rtol
-    atol = DEFAULT_ATOL if spec.atol is None else spec.atol
+    check_flow(model, spec.learning_rate, spec.t_max, _rtol(spec), _atol(spec), spec.record_points)
+
+
+def _rtol(spec: TrainingSpec) -> float:
+    return DEFAULT_RTOL if spec.rtol is None else spec.rtol
+
+
+def _atol(spec: TrainingSpec) -> float:
+    return DEFAULT_ATOL if spec.atol is None else spec.atol
+
+
+def work(spec: TrainingSpec) -> int:
+    """The multiply-adds the spec asks for, as the budget counts them: steps·n·m for descent,
+    the flow's cost model FLOW_EVALUATIONS·n·m·(m + 1) (the spec is assumed checked)."""
+    n = len(spec.inputs)
+    m = len(spec.inputs[0]) + (1 if spec.bias else 0)
+    if spec.hidden:
+        m = Layout(widths=(len(spec.inputs[0]), *spec.hidden, 1), bias=spec.bias).size
+    if spec.method is Method.FLOW:
+        return FLOW_EVALUATIONS * n * m * (m + 1)
+    return spec.stop.steps * n * m
+
+
+def _run(
+    model: Model, spec: TrainingSpec, budget: Budget, should_stop: Callable[[], bool] | None
+) -> RunResult:
+    """The run the spec asks for: the flow to t_max, or gd/online for the step budget."""
+    _check_method(model, spec, budget)
+    # what every engine takes from the spec
+    common: dict[str, Any] = {
+        "stop": spec.stop,
+        "record_points": spec.record_points,
+        "initial": spec.initial_weights,
+        "seed": spec.seed,
+        "time_limit": budget.compute_seconds,
+        "should_stop": should_stop,
+    }
+    if spec.method is not Method.FLOW:
+        return run_descent(
+            model, method=spec.method, learning_rate=spec.learning_rate, order=spec.order, **common
+        )
+    assert spec.t_max is not None  # checked above
     return run_flow(
-        model, alpha=spec.learning_rate, t_max=spec.t_max, rtol=rtol, atol=atol, **common
+        model,
+        alpha=spec.learning_rate,
+        t_max=spec.t_max,
+        rtol=_rtol(spec),
+        atol=_atol(spec),
+        **common,
     )

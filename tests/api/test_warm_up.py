@@ -8,7 +8,6 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from service.api.dependencies import budget_of
 from service.app import create_app
 from service.core.engine.warmup import warm_up
 from service.core.errors import LimitExceeded
@@ -57,7 +56,7 @@ def test_the_numba_cache_dir_is_a_setting() -> None:
 
 
 def test_the_default_work_budget_allows_1e8_steps_at_n4_m3() -> None:
-    budget = budget_of(Settings())
+    budget = Settings().budget()
     budget.check_work(10**8, 4, 3)  # 1.2e9 ≤ 2e9
     with pytest.raises(LimitExceeded, match="steps·n·m = 200000000·4·3"):
         budget.check_work(2 * 10**8, 4, 3)

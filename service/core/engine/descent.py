@@ -20,7 +20,7 @@ all a gradient-flow integrator needs of a net. A shuffled online run draws one
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -142,6 +142,7 @@ def run_descent(
     seed: int | None = None,
     order: Order = Order.GIVEN,
     time_limit: float | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> RunResult:
     """Run gradient descent (``gd``) or online backprop (``online``) from ``initial``.
 
@@ -164,6 +165,9 @@ def run_descent(
         Wall-time limit in seconds; checked between chunks of the compiled kernel (a chunk is
         about 2^22 multiply-adds, a fraction of a second), past it
         :class:`~service.core.errors.TimeLimitExceeded`.
+    should_stop
+        Asked between chunks too; when it returns True the run ends with
+        :class:`~service.core.errors.Cancelled`.
     """
     if not (learning_rate > 0 and math.isfinite(learning_rate)):
         raise InvalidProblem("learning_rate", "must be a finite number > 0")
@@ -186,6 +190,7 @@ def run_descent(
         x0,
         rng if order is Order.SHUFFLED else None,
         time_limit,
+        should_stop,
     )
 
 
@@ -208,6 +213,7 @@ def _descend(
     x0: Array,
     rng: np.random.Generator | None,
     time_limit: float | None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> RunResult:
     """The compiled kernel, driven in chunks of :func:`chunk_steps` steps.
 
@@ -249,6 +255,6 @@ def _descend(
 
     per_chunk = chunk_steps(compiled.work, n, rng is not None)
     code, t, size = drive_chunks(
-        int(start), stop.steps, per_chunk, n, rng, istate, chunk, finish, time_limit
+        int(start), stop.steps, per_chunk, n, rng, istate, chunk, finish, time_limit, should_stop
     )
     return build_result(x, g, fstate, code, t, model_accuracy(model, x), recorder, size)

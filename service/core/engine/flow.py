@@ -57,7 +57,7 @@ from scipy.integrate import solve_ivp
 from service.core.engine.descent import CompiledModel
 from service.core.engine.recorder import Trajectory
 from service.core.engine.run import PRECEDENCE, RunResult, StopRules, state_stop
-from service.core.errors import InvalidProblem, TimeLimitExceeded
+from service.core.errors import Cancelled, InvalidProblem, TimeLimitExceeded
 from service.core.model.activations import Array
 from service.core.model.models import Model, initial_point, inputs_as_perceptron
 from service.core.model.network import NetworkProblem
@@ -127,6 +127,7 @@ def run_flow(
     rtol: float = DEFAULT_RTOL,
     atol: float = DEFAULT_ATOL,
     time_limit: float | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> RunResult:
     """Integrate ``ẋ = −α·∇E(x)`` from ``initial`` over ``[0, t_max]``.
 
@@ -151,6 +152,9 @@ def run_flow(
     time_limit
         Wall-time limit in seconds, checked at every right-hand side evaluation; past it
         :class:`~service.core.errors.TimeLimitExceeded`.
+    should_stop
+        Asked at every right-hand side evaluation too; True ends the run with
+        :class:`~service.core.errors.Cancelled`.
 
     Returns
     -------
@@ -158,6 +162,20 @@ def run_flow(
         As for descent, with the conventions of the module docstring (``steps`` counts
         integrator steps, ``last_step`` is ‖ẋ‖₂, ``t_delta`` is t·ẋ).
     """
+    norm, tau = check_flow(model, alpha, t_max, rtol, atol, record_points)
+    x0 = initial_point(model, initial, seed)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        return _integrate(
+            flow_model(model), norm or 1.0, alpha, tau, t_max, stop, record_points, x0, rtol,
+            atol, time_limit, should_stop,
+        )  # fmt: skip
+
+
+def check_flow(
+    model: Model, alpha: float, t_max: float, rtol: float, atol: float, record_points: int
+) -> tuple[float, float]:
+    """Check the flow's arguments (see :func:`run_flow`) without integrating; return
+    ``‖B‖₂`` of the inputs as a perceptron and the time unit τ."""
     if not (alpha > 0 and math.isfinite(alpha)):
         raise InvalidProblem("learning_rate", "must be a finite number > 0 (α of the flow)")
     if not (MIN_T_MAX <= t_max <= MAX_T_MAX):
@@ -175,19 +193,13 @@ def run_flow(
             f"[{MIN_TIME_UNITS:g}, {MAX_TIME_UNITS:g}]: ask for a t_max (or learning_rate) that "
             f"makes it {'smaller' if log_units > 0 else 'larger'}",
         )
-    tau = time_unit(perceptron, alpha, Method.FLOW)
     if not (0 < rtol < 1):
         raise InvalidProblem("rtol", "must be a number in (0, 1)")
     if not (atol > 0 and math.isfinite(atol)):
         raise InvalidProblem("atol", "must be a finite number > 0")
     if record_points < 1:
         raise InvalidProblem("record.points", "must be at least 1")
-    x0 = initial_point(model, initial, seed)
-    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        return _integrate(
-            flow_model(model), norm or 1.0, alpha, tau, t_max, stop, record_points, x0, rtol,
-            atol, time_limit,
-        )  # fmt: skip
+    return norm, time_unit(perceptron, alpha, Method.FLOW)
 
 
 def _record_times(units: float, points: int) -> Array:
@@ -254,6 +266,7 @@ def _integrate(
     rtol: float,
     atol: float,
     time_limit: float | None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> RunResult:
     # Integrate in natural time s = t/τ: dx/ds = −τα·∇E = −∇E/‖B‖₂², of order 1 whatever
     # the scales of α and B (the divisions by ‖B‖ one at a time cannot overflow).
@@ -265,6 +278,8 @@ def _integrate(
         if deadline is not None and time.monotonic() > deadline:
             progress = f"at t = {s * tau:.6g} of t_max = {t_max:.6g}"
             raise TimeLimitExceeded(time_limit or 0.0, progress)
+        if should_stop is not None and should_stop():
+            raise Cancelled(f"cancelled at t = {s * tau:.6g} of t_max = {t_max:.6g}")
         return -(model.error_and_gradient(x)[1] / norm) / norm
 
     exact = model.hessian

@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 
 from service.core.engine import kernel as _k
 from service.core.engine.recorder import Recorder, Trajectory
-from service.core.errors import TimeLimitExceeded
+from service.core.errors import Cancelled, TimeLimitExceeded
 from service.core.model.activations import Array
 from service.core.model.norms import vector_norm
 from service.vocabulary import StopReason
@@ -166,6 +166,7 @@ def drive_chunks(
     chunk: Callable[[int, NDArray[np.int64], int], int],
     finish: Callable[[NDArray[np.int64], int, int], int],
     time_limit: float | None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> tuple[int, int, int]:
     """Drive a compiled run in chunks; return (stop code, t, records).
 
@@ -173,7 +174,8 @@ def drive_chunks(
     ``t_end`` (``orders`` row k is the pass order at ``t_orders + k``, for shuffled online
     runs) and returns its code; ``finish(orders, row, code)`` records the final point, with
     ``orders[row]`` the order of the tentative last pass. ``istate[T]`` is the kernel's t.
-    Between chunks the wall-time limit is checked (:class:`TimeLimitExceeded`).
+    Between chunks the wall-time limit is checked (:class:`TimeLimitExceeded`), and
+    ``should_stop()`` when given (:class:`~service.core.errors.Cancelled` when it says so).
     """
     deadline = None if time_limit is None else time.monotonic() + time_limit
     orders = _k.given_order(n)
@@ -189,6 +191,8 @@ def drive_chunks(
         if code == _k.RUNNING and deadline is not None and time.monotonic() > deadline:
             progress = f"after {int(istate[_k.T])} of {steps} steps"
             raise TimeLimitExceeded(time_limit or 0.0, progress)
+        if code == _k.RUNNING and should_stop is not None and should_stop():
+            raise Cancelled(f"cancelled after {int(istate[_k.T])} of {steps} steps")
     t = int(istate[_k.T])
     row = 0
     if rng is not None and code != _k.NON_FINITE:

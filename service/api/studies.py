@@ -1,0 +1,156 @@
+"""POST /studies and the routes of one study: look up, rows, live progress, cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated
+
+import anyio.to_thread
+from fastapi import APIRouter, Body, Path, Query, Request, Response
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from starlette.exceptions import HTTPException
+
+from service.api.mapping import row_response, study_response
+from service.api.problems import PROBLEM_RESPONSES
+from service.schemas.studies import (
+    DEFAULT_PAGE,
+    MAX_PAGE,
+    Progress,
+    Study,
+    StudyList,
+    StudyRequest,
+    StudyRows,
+)
+from service.studies.jobs import Studies, StudyView
+from service.vocabulary import StudyStatus
+
+router = APIRouter(prefix="/studies", tags=["studies"])
+
+StudyId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="The study's id.")]
+Offset = Annotated[int, Query(ge=0, description="Rows to skip.")]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Rows in the page.")]
+
+POLL_SECONDS = 0.2
+"""How often the event stream looks at a study's progress in the store."""
+
+
+def studies_of(request: Request) -> Studies:
+    """The app's studies: opened with the app when its database exists, else on first use."""
+    opener: Callable[[], Studies] = request.app.state.studies
+    return opener()
+
+
+def _found(view: StudyView | None, study_id: str) -> StudyView:
+    if view is None:
+        raise HTTPException(404, f"no study {study_id}")
+    return view
+
+
+@router.post(
+    "",
+    operation_id="submit_study",
+    status_code=202,
+    responses={202: {"description": "Accepted: stored and queued; Location names it."},
+               **PROBLEM_RESPONSES},
+)  # fmt: skip
+def submit_study(
+    body: Annotated[StudyRequest, Body()], request: Request, response: Response
+) -> Study:
+    """Submit a study: many /train runs as one job."""
+    view = studies_of(request).submit(body)
+    response.headers["Location"] = f"/studies/{view.record.id}"
+    return study_response(view)
+
+
+@router.get("", operation_id="list_studies", responses=PROBLEM_RESPONSES)
+def list_studies(request: Request, offset: Offset = 0, limit: Limit = DEFAULT_PAGE) -> StudyList:
+    """List the studies, newest first."""
+    views, total = studies_of(request).page(offset, limit)
+    return StudyList(
+        studies=[study_response(v) for v in views], total=total, offset=offset, limit=limit
+    )
+
+
+@router.get("/{study_id}", operation_id="get_study", responses=PROBLEM_RESPONSES)
+def get_study(study_id: StudyId, request: Request) -> Study:
+    """A study: its status, progress and summary."""
+    return study_response(_found(studies_of(request).get(study_id), study_id))
+
+
+@router.get(
+    "/{study_id}/results",
+    operation_id="study_results",
+    response_model=StudyRows,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+               **PROBLEM_RESPONSES},
+)  # fmt: skip
+def study_results(
+    study_id: StudyId,
+    request: Request,
+    offset: Offset = 0,
+    limit: Limit = DEFAULT_PAGE,
+    format: Annotated[str, Query(pattern="^(json|csv)$", description="json or csv.")] = "json",
+) -> StudyRows | Response:
+    """A page of a study's rows, in index order (``format=csv``: the page as CSV)."""
+    studies = studies_of(request)
+    _found(studies.get(study_id), study_id)
+    rows, total = studies.rows(study_id, offset, limit)
+    page = StudyRows(rows=[row_response(r) for r in rows], total=total, offset=offset, limit=limit)
+    if format == "csv":
+        return Response(to_csv(page), media_type="text/csv")
+    return page
+
+
+def to_csv(page: StudyRows) -> str:
+    """The rows as CSV: index, each axis, then the row's figures (weights as JSON)."""
+    axes = list(page.rows[0].params) if page.rows else []
+    figures = ["verdict", "error", "accuracy", "stopped_by", "steps", "log_rate_norm",
+               "apparent_convergence", "seconds", "weights", "failure"]  # fmt: skip
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["index", *axes, *figures])
+    for row in page.rows:
+        data = row.model_dump(mode="json")
+        values = [json.dumps(row.params[a]) if not isinstance(row.params[a], str | int | float)
+                  else row.params[a] for a in axes]  # fmt: skip
+        cells = [json.dumps(data[f]) if f == "weights" else data[f] for f in figures]
+        writer.writerow([row.index, *values, *["" if c is None else c for c in cells]])
+    return out.getvalue()
+
+
+@router.get(
+    "/{study_id}/events",
+    operation_id="study_events",
+    response_class=EventSourceResponse,
+    responses=PROBLEM_RESPONSES,
+)
+async def study_events(study_id: StudyId, request: Request) -> AsyncIterator[ServerSentEvent]:
+    """Live progress: a ``progress`` event whenever points finish, then one ``end``."""
+    studies = studies_of(request)
+    view = await anyio.to_thread.run_sync(studies.get, study_id)
+    _found(view, study_id)
+    last = None
+    while True:
+        view = await anyio.to_thread.run_sync(studies.get, study_id)
+        assert view is not None
+        r = view.record
+        progress = Progress(done=r.done, total=r.total, failed=r.failed)
+        if progress != last:
+            last = progress
+            yield ServerSentEvent(event="progress", data=progress.model_dump())
+        if r.status not in (StudyStatus.QUEUED, StudyStatus.RUNNING):
+            yield ServerSentEvent(event="end", data=study_response(view).model_dump(mode="json"))
+            return
+        if await request.is_disconnected():
+            return
+        await asyncio.sleep(POLL_SECONDS)
+
+
+@router.delete("/{study_id}", operation_id="cancel_study", responses=PROBLEM_RESPONSES)
+def cancel_study(study_id: StudyId, request: Request) -> Study:
+    """Cancel a study: no new points start, running ones stop at their next chunk."""
+    return study_response(_found(studies_of(request).cancel(study_id), study_id))

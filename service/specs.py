@@ -1,0 +1,54 @@
+"""Requests (pydantic schemas) as the core's plain specs: the one translation, shared by the
+routers and the study workers (which run the core with no web framework).
+"""
+
+from __future__ import annotations
+
+from service.core.engine.run import StopRules
+from service.core.queries import MinimaSpec
+from service.core.training import TrainingSpec
+from service.schemas.minima import MinimaRequest
+from service.schemas.train import TrainRequest
+
+
+def training_spec(request: TrainRequest) -> TrainingSpec:
+    """The request as the core's :class:`TrainingSpec`."""
+    stop = request.stop
+    data = request.dataset
+    return TrainingSpec(
+        inputs=data.inputs,
+        targets=data.targets,
+        bias=data.bias,
+        activation=request.activation,
+        hidden=tuple(request.network.hidden),
+        method=request.method,
+        learning_rate=request.learning_rate,
+        steps_given="steps" in request.model_fields_set,
+        stop=StopRules(
+            steps=request.steps,
+            weight_bound=stop.weight_bound,
+            step_tolerance=stop.step_tolerance,
+            error_tolerance=stop.error_tolerance,
+            on_classification=stop.on_classification,
+        ),
+        initial_weights=request.initial_weights,
+        seed=request.seed,
+        order=request.order,
+        record_points=request.record.points,
+        t_max=request.t_max,
+        rtol=request.rtol,
+        atol=request.atol,
+        extrapolate_to=request.extrapolate_to,
+    )
+
+
+def minima_spec(request: MinimaRequest) -> MinimaSpec:
+    """The request as the core's :class:`MinimaSpec`."""
+    data = request.dataset
+    return MinimaSpec(
+        inputs=data.inputs,
+        targets=data.targets,
+        bias=data.bias,
+        activation=request.activation,
+        curve_points=request.curve.points if request.curve else None,
+    )

@@ -1,0 +1,155 @@
+"""Studies as the routers see them: submit, look up, list, page through rows, cancel.
+
+:class:`Studies` checks a request before anything is stored (the grid's axes and values, the
+limits, and every axis value against the rules /train applies, without running), stores the
+study (queued) before it answers, and hands it to the :class:`~service.studies.runner.
+StudyRunner`. Its answers are plain records (:class:`StudyView`, :class:`~service.studies.
+store.Row`); the router maps them to schemas.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from service.core.budget import Budget
+from service.core.errors import LimitExceeded
+from service.core.training import check, work
+from service.limits import MAX_GRID_AXIS_VALUES
+from service.schemas.studies import SweepRequest
+from service.settings import Settings
+from service.specs import training_spec
+from service.studies.grid import expand, point, point_count
+from service.studies.runner import StudyRunner
+from service.studies.store import Row, Store, StudyRecord, database_url, now
+from service.vocabulary import StudyStatus
+
+
+@dataclass(frozen=True, slots=True)
+class StudyView:
+    """A study with its summary: points per verdict, overall and per axis value."""
+
+    record: StudyRecord
+    verdicts: dict[str, int]
+    per_axis: dict[str, dict[str, dict[str, int]]]
+
+
+class Studies:
+    """The studies of this service (one per process; see the module docstring)."""
+
+    def __init__(self, settings: Settings, budget: Budget) -> None:
+        self.settings = settings
+        self.budget = budget
+        self.store = Store(database_url(settings.data_dir, settings.database_url))
+        self.runner = StudyRunner(self.store, settings, budget)
+        self.runner.resume()
+
+    def close(self) -> None:
+        self.runner.close()
+        self.store.close()
+
+    def submit(self, request: SweepRequest) -> StudyView:
+        """Check, store (queued) and start a sweep."""
+        axes = expand(
+            request, max_points=self.settings.max_study_points, axis_limit=MAX_GRID_AXIS_VALUES
+        )
+        base = request.base.model_dump(mode="json", exclude_unset=True)
+        total_work = self._check_points(base, axes)
+        if total_work > self.settings.max_study_work:
+            raise LimitExceeded(
+                "grid",
+                f"the study's work Σ steps·n·m = {total_work:.3g} exceeds the limit of "
+                f"{self.settings.max_study_work:.3g} (LEARNDYN_MAX_STUDY_WORK); ask for fewer "
+                "points or steps",
+            )
+        record = StudyRecord(
+            id=uuid.uuid4().hex,
+            kind=request.kind.value,
+            name=request.name,
+            spec=request.model_dump(mode="json", exclude_unset=True),
+            axes=axes,
+            status=StudyStatus.QUEUED.value,
+            total=point_count(axes),
+            done=0,
+            failed=0,
+            created=now(),
+        )
+        self.store.add_study(record)
+        self.runner.start(record.id)
+        return self._view(record)
+
+    def _check_points(self, base: dict[str, Any], axes: dict[str, list[Any]]) -> int:
+        """Check the base and every axis value (each with the others at their first value)
+        as /train would, without running; return the study's total work Σ steps·n·m."""
+        first = {name: values[0] for name, values in axes.items()}
+        seen: set[str] = set()
+        for name, values in axes.items():
+            for value in values:
+                params = {**first, name: value}
+                key = json.dumps(params, sort_keys=True)
+                if key in seen:
+                    continue
+                seen.add(key)
+                index = _index_of(axes, params)
+                check(training_spec(point(base, axes, index).request), self.budget)
+        # the work varies only along the axes that change steps or sizes: sum over those
+        sizing = [n for n in axes if n in ("steps", "dataset", "network", "method", "bias")]
+        repeat = math.prod(len(v) for n, v in axes.items() if n not in sizing)
+        total = 0
+        for index in _sub_product_indices(axes, sizing):
+            total += work(training_spec(point(base, axes, index).request))
+        return total * repeat
+
+    def get(self, study_id: str) -> StudyView | None:
+        record = self.store.study(study_id)
+        return None if record is None else self._view(record)
+
+    def page(self, offset: int, limit: int) -> tuple[list[StudyView], int]:
+        records, total = self.store.studies(offset, limit)
+        return [self._view(r) for r in records], total
+
+    def rows(self, study_id: str, offset: int, limit: int) -> tuple[list[Row], int]:
+        return self.store.rows(study_id, offset, limit)
+
+    def cancel(self, study_id: str) -> StudyView | None:
+        """Cancel a queued or running study (a finished one stays as it is)."""
+        if self.store.study(study_id) is None:
+            return None
+        self.runner.cancel(study_id)
+        return self.get(study_id)
+
+    def _view(self, record: StudyRecord) -> StudyView:
+        verdicts: Counter[str] = Counter()
+        per_axis: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+        for params, verdict in self.store.verdict_counts(record.id):
+            name = verdict or "failed"
+            verdicts[name] += 1
+            for axis, value in params.items():
+                per_axis[axis][json.dumps(value)][name] += 1
+        return StudyView(
+            record=record,
+            verdicts=dict(verdicts),
+            per_axis={a: {v: dict(c) for v, c in values.items()} for a, values in per_axis.items()},
+        )
+
+
+def _index_of(axes: dict[str, list[Any]], params: dict[str, Any]) -> int:
+    """The row-major index of the point with these values (each one of its axis)."""
+    index = 0
+    for name, values in axes.items():
+        index = index * len(values) + values.index(params[name])
+    return index
+
+
+def _sub_product_indices(axes: dict[str, list[Any]], names: list[str]) -> list[int]:
+    """The indices of the points that take every combination of the ``names`` axes and the
+    first value of every other axis."""
+    indices = [0]
+    for name, values in axes.items():
+        choices = range(len(values)) if name in names else range(1)
+        indices = [k * len(values) + c for k in indices for c in choices]
+    return indices

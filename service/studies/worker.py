@@ -1,0 +1,140 @@
+"""What a Dask worker runs: a batch of a sweep's points, each through the core's ``train``.
+
+The task function :func:`run_batch` is importable at module level (Dask's worker processes
+start with ``spawn``), takes plain data (the base request as JSON, the expanded axes, the
+indices, the budget) and returns plain rows; it never touches the database or HTTP. A point's
+row is what POST /train answers for the point's request — the same validation
+(:class:`~service.schemas.train.TrainRequest`), the same translation (:mod:`service.specs`),
+the same core call — so its weights agree to the last bit.
+
+Cancellation is cooperative: ``should_stop`` (a :class:`distributed.Event` named after the
+study, set by DELETE) is asked between points and, through the engine, between the kernel's
+chunks; a cancelled batch returns the rows finished before.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+from service.core.budget import Budget
+from service.core.errors import Cancelled, InvalidProblem, SolverFailed, TimeLimitExceeded
+from service.core.training import TrainingReport, train
+from service.specs import training_spec
+from service.studies.grid import point, point_params
+from service.studies.store import Row
+
+BATCH_SECONDS = 0.25
+"""A task holds points worth about this much compute: a task costs the scheduler about
+1-3 ms, so batches keep the overhead per point far below the run of a short point."""
+
+MULTIPLY_ADDS_PER_SECOND = 2e8
+"""The kernel's speed for the batch estimate (≈ 1e7 steps/s at n·m = 12 plus overhead)."""
+
+
+def warm_worker(cache_dir: str | None) -> str:
+    """Compile (or load) the kernel on a worker, with the service's cache directory."""
+    from service.core.engine import kernel
+    from service.core.engine.warmup import warm_up
+
+    kernel.configure_cache(cache_dir)
+    warm_up()
+    return str(kernel.kernels().cache_dir)
+
+
+def row_of(index: int, params: dict[str, Any], report: TrainingReport, seconds: float) -> Row:
+    """A study row from a /train report."""
+    run, divergence = report.run, report.divergence
+    log_rate = divergence.log_rate
+    return Row(
+        index=index,
+        params=params,
+        verdict=divergence.verdict.value,
+        error=_finite(run.error),
+        accuracy=run.accuracy,
+        stopped_by=run.stopped_by.value,
+        steps=run.steps,
+        log_rate_norm=None if log_rate is None else _finite(math.sqrt(float(log_rate @ log_rate))),
+        apparent_convergence=divergence.apparent_convergence,
+        weights=[float(w) for w in run.weights],
+        seconds=seconds,
+    )
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def failed_row(index: int, params: dict[str, Any], failure: str, seconds: float) -> Row:
+    return Row(
+        index=index,
+        params=params,
+        verdict=None,
+        error=None,
+        accuracy=None,
+        stopped_by=None,
+        steps=None,
+        log_rate_norm=None,
+        apparent_convergence=None,
+        weights=None,
+        seconds=seconds,
+        failure=failure,
+    )
+
+
+def run_points(
+    base: dict[str, Any],
+    axes: dict[str, list[Any]],
+    indices: list[int],
+    budget: Budget,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[Row]:
+    """Run the points ``indices`` of the grid, in order; stop early (keeping what finished)
+    when ``should_stop()`` says so."""
+    rows = []
+    for index in indices:
+        if should_stop is not None and should_stop():
+            break
+        start = time.perf_counter()
+        try:
+            p = point(base, axes, index)
+            report = train(training_spec(p.request), budget, should_stop=should_stop)
+        except Cancelled:
+            break
+        except (InvalidProblem, TimeLimitExceeded, SolverFailed) as error:  # GridError too
+            rows.append(
+                failed_row(
+                    index, point_params(axes, index), str(error), time.perf_counter() - start
+                )
+            )
+            continue
+        rows.append(row_of(index, p.params, report, time.perf_counter() - start))
+    return rows
+
+
+def run_batch(
+    base: dict[str, Any],
+    axes: dict[str, list[Any]],
+    indices: list[int],
+    budget: tuple[int, int, int, float | None],
+    cancel_event: str | None,
+) -> list[Row]:
+    """The Dask task: :func:`run_points` with the study's cancel event (a
+    :class:`distributed.Event` named ``cancel_event``) as ``should_stop``."""
+    should_stop = None
+    if cancel_event is not None:
+        from distributed import Event
+
+        flag = Event(cancel_event)
+        last = [0.0, False]
+
+        def should_stop() -> bool:
+            # ask the scheduler at most every 50 ms (a round trip each)
+            moment = time.monotonic()
+            if moment - last[0] > 0.05:
+                last[0], last[1] = moment, bool(flag.is_set())
+            return bool(last[1])
+
+    return run_points(base, axes, indices, Budget(*budget), should_stop)
