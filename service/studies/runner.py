@@ -170,7 +170,10 @@ class StudyRunner:
                 return
             try:
                 status = self._run_points(study_id)
-            except Exception as error:  # the study itself broke: say why, keep the rows
+            except Exception as error:
+                if self._stopping.is_set():  # the cluster closed under it: resume next start
+                    return
+                # the study itself broke: say why, keep the rows
                 logger.exception("study %s failed", study_id)
                 self.store.finish(study_id, StudyStatus.FAILED, f"{type(error).__name__}: {error}")
                 return
