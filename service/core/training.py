@@ -124,7 +124,6 @@ def train(
     """
     model, perceptron = _models(spec, budget)
     run = _run(model, spec, budget, should_stop)
-    monotone = spec.method is not Method.ONLINE
     tau = time_unit(perceptron, spec.learning_rate, spec.method)
     facts = analyse_separability(perceptron.B)
     # the Lemma's witness ν (B·ν ≥ 0, B·ν ≠ 0): the Lemma concerns the perceptron only
@@ -134,15 +133,15 @@ def train(
     # a move of the method: η for a step, α·t for the flow's displacement over a time t
     step = spec.learning_rate * (float(run.trajectory.t[-1]) if spec.method is Method.FLOW else 1)
     stationarity = assess_stationarity(model, run.weights, step, half_space)
-    verdict = judge_divergence(
-        run.trajectory,
-        last_step=run.last_step,
-        stopped_by=run.stopped_by,
-        step_tolerance=spec.stop.step_tolerance,
-        time_unit=tau,
-        monotone=monotone,
-        stationarity=stationarity,
-    )
+    # what the verdict needs of the run, for the whole run and for each layer of a net
+    judged: dict[str, Any] = {
+        "last_step": run.last_step,
+        "stopped_by": run.stopped_by,
+        "step_tolerance": spec.stop.step_tolerance,
+        "time_unit": tau,
+        "monotone": spec.method is not Method.ONLINE,
+    }
+    verdict = judge_divergence(run.trajectory, stationarity=stationarity, **judged)
     warnings = run_warnings(
         model,
         run.trajectory,
@@ -151,15 +150,7 @@ def train(
         learning_rate=spec.learning_rate,
     )
     if isinstance(model, NetworkProblem):
-        layers = judge_layers(
-            model.layout,
-            run.trajectory,
-            last_step=run.last_step,
-            stopped_by=run.stopped_by,
-            step_tolerance=spec.stop.step_tolerance,
-            time_unit=tau,
-            monotone=monotone,
-        )
+        layers = judge_layers(model.layout, run.trajectory, **judged)
         summaries = summarise_layers(model.layout, run.weights, run.trajectory)
         inputs_theory = network_theory(perceptron, facts)
         return TrainingReport(

@@ -19,7 +19,8 @@ import json
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -265,23 +266,9 @@ class Store:
             )
             fresh = [r for r in rows if r.index not in have]
             for r in fresh:
-                s.add(
-                    RowRecord(
-                        study_id=study_id,
-                        index=r.index,
-                        params=r.params,
-                        verdict=r.verdict,
-                        error=r.error,
-                        accuracy=r.accuracy,
-                        stopped_by=r.stopped_by,
-                        steps=r.steps,
-                        log_rate_norm=r.log_rate_norm,
-                        apparent_convergence=r.apparent_convergence,
-                        weights=None if r.weights is None else json.dumps(r.weights),
-                        seconds=r.seconds,
-                        failure=r.failure,
-                    )
-                )
+                fields = asdict(r)
+                fields["weights"] = None if r.weights is None else json.dumps(r.weights)
+                s.add(RowRecord(study_id=study_id, **fields))
             s.execute(
                 update(StudyRecord)
                 .where(StudyRecord.id == study_id)
@@ -325,20 +312,9 @@ class Store:
 
 
 def _row(r: RowRecord) -> Row:
-    return Row(
-        index=r.index,
-        params=r.params,
-        verdict=r.verdict,
-        error=r.error,
-        accuracy=r.accuracy,
-        stopped_by=r.stopped_by,
-        steps=r.steps,
-        log_rate_norm=r.log_rate_norm,
-        apparent_convergence=r.apparent_convergence,
-        weights=None if r.weights is None else json.loads(r.weights),
-        seconds=r.seconds,
-        failure=r.failure,
-    )
+    fields = {f.name: getattr(r, f.name) for f in dataclass_fields(Row)}
+    fields["weights"] = None if r.weights is None else json.loads(r.weights)
+    return Row(**fields)
 
 
 def _fix_zones(record: StudyRecord) -> None:
