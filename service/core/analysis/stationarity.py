@@ -15,13 +15,15 @@ that cancels, or underflows to 0. So, for the perceptron, with ``z = B·x`` and 
 * x is a critical point "to rounding" when ``‖s‖`` is within ``CANCELLATION·n·ε`` of the sum
   of the terms' sizes ``Σ_i e^{ℓ_i − L}·‖B_i‖``: the terms cancel as far as float64 can tell;
 * when Sontag's Lemma applies (a half-space witness ν with B·ν ≥ 0, B·ν ≠ 0), E has no
-  critical point at all: ``−∇E·ν = 2·Σ_i r_i·(B_i·ν)`` is a sum of terms ≥ 0, one of them
-  > 0, and its log, ``ln 2 + L + ln Σ_i e^{ℓ_i − L}·(B_i·ν)``, bounds ‖∇E‖ from below
-  (``‖∇E‖ ≥ −∇E·ν/‖ν‖``) with no cancellation to fear.
+  critical point at all: ``−∇E·ν = 2·Σ_i r_i·(B_i·ν)`` is, for an exact witness, a sum of
+  terms ≥ 0, one of them > 0, and for any ν its log, ``ln 2 + L + ln Σ_i e^{ℓ_i − L}·(B_i·ν)``
+  summed in log space with the signs of the computed B·ν (a computed ν is a witness only to
+  rounding), bounds ‖∇E‖ from below (``‖∇E‖ ≥ −∇E·ν/‖ν‖``) whenever it is positive.
 
 The weights are *frozen* at x when no move of the method can change x in float64: every
-``step·|∂E/∂x_j|`` is below half the spacing of the floats at x_j, with ``step`` the
-learning rate η of descent (α·t for the flow, its displacement over a time t). A net's
+``step·|∂E/∂x_j|`` is below half the smaller gap between x_j and its float neighbours, with
+``step`` the learning rate η of descent (α·t for the flow, its displacement over a time t).
+A net's
 gradient goes through the hidden layers; it is taken in float64 (the numpy reference), and a
 gradient that underflowed to 0 leaves the question open (``critical`` is None).
 """
@@ -71,22 +73,26 @@ def assess_stationarity(
     ``half_space`` is the Lemma's witness ν (B·ν ≥ 0, B·ν ≠ 0) when the perceptron's data are
     weakly separable, else None; nets have no Lemma and ignore it.
     """
-    half = np.spacing(np.abs(x)) / 2.0  # a change below this rounds back to x_j
+    gap = _gap(x)
     if isinstance(model, NetworkProblem):
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):
             g = network_error_and_gradient(model, x)[1]
         norm = float(np.linalg.norm(g))
-        frozen = bool(np.all(step * np.abs(g) < half))
+        frozen = bool(np.all(2.0 * step * np.abs(g) < gap))
         if not (norm > 0 and math.isfinite(norm)):
             return Stationarity(None, critical=None, frozen=frozen, lemma_applies=False)
         return Stationarity(math.log10(norm), critical=False, frozen=frozen, lemma_applies=False)
     lemma = half_space is not None
-    B = model.B
     with np.errstate(over="ignore", invalid="ignore"):
-        z = B @ x
-    ell = model.activation.log_residual(z) if np.isfinite(z).all() else np.array([math.nan])
+        z = model.B @ x
+    if not np.isfinite(z).all():  # an overflowed margin
+        return Stationarity(None, critical=None, frozen=False, lemma_applies=lemma)
+    B, z = _merge_equal_margins(model.B, z)
+    if len(z) == 0:  # every example cancels another: ∇E = 0 exactly
+        return Stationarity(None, critical=not lemma, frozen=True, lemma_applies=lemma)
+    ell = model.activation.log_residual(z)
     top = float(np.max(ell))
-    if not math.isfinite(top):  # an overflowed margin, or erf's log residual past 1e154
+    if not math.isfinite(top):  # erf's log residual past |z| ≈ 1e154
         return Stationarity(None, critical=None, frozen=False, lemma_applies=lemma)
     weights = np.exp(ell - top)
     with np.errstate(over="ignore"):  # huge inputs: an infinite sum leaves the question open
@@ -97,18 +103,17 @@ def assess_stationarity(
     s_norm = vector_norm(s)
     log_norm = math.log(s_norm) if s_norm > 0 else -math.inf
     if half_space is not None:
-        # −∇E·ν/‖ν‖ = 2·Σ r_i·(B_i·ν)/‖ν‖ over the rows with B_i·ν > 0, summed in log space
+        # −∇E·ν/‖ν‖ = 2·Σ r_i·(B_i·ν)/‖ν‖ ≤ ‖∇E‖ for any ν; summed in log space with the
+        # signs the float B·ν has (a computed ν is a witness only to rounding)
         along = (B @ half_space) / float(np.linalg.norm(half_space))
-        up = along > 0
-        if up.any():
-            log_along = float(logsumexp(ell[up] + np.log(along[up]))) - top
-            log_norm = max(log_norm, log_along)
+        log_along = _log_signed_sum(ell, along) - top
+        log_norm = max(log_norm, log_along)
         critical = False
     else:
         critical = s_norm <= CANCELLATION * len(z) * float(np.finfo(np.float64).eps) * size
     with np.errstate(divide="ignore"):
-        log_moves = math.log(2.0 * step) + top + np.log(np.abs(s))  # log(step·|∂E/∂x_j|)
-        frozen = bool(np.all(log_moves < np.log(half)))
+        log_moves = math.log(4.0 * step) + top + np.log(np.abs(s))  # log(2·step·|∂E/∂x_j|)
+        frozen = bool(np.all(log_moves < np.log(gap)))
     gradient_log10 = (math.log(2.0) + top + log_norm) / math.log(10.0)
     return Stationarity(
         gradient_log10=gradient_log10 if math.isfinite(gradient_log10) else None,
@@ -116,3 +121,37 @@ def assess_stationarity(
         frozen=frozen,
         lemma_applies=lemma,
     )
+
+
+def _merge_equal_margins(B: Array, z: Array) -> tuple[Array, Array]:
+    """Rows with the same margin share one residual r(z): sum them first (in float64, so an
+    example given with both labels, b and −b, cancels exactly), and drop the sums that are 0.
+    Returns the summed rows and their margins."""
+    margins, inverse = np.unique(z, return_inverse=True)
+    summed = np.zeros((len(margins), B.shape[1]))
+    np.add.at(summed, inverse.ravel(), B)
+    keep = np.any(summed != 0.0, axis=1)
+    return summed[keep], margins[keep]
+
+
+def _gap(x: Array) -> Array:
+    """The smaller of the gaps between x_j and its two float64 neighbours: a change of less
+    than half of it rounds back to x_j, whichever way it goes (just below a power of two the
+    gap beneath is half the one above; at 0 it is the least subnormal)."""
+    size = np.abs(x)
+    below = size - np.nextafter(size, 0.0)
+    gap: Array = np.where(size == 0.0, np.spacing(0.0), np.minimum(np.spacing(size), below))
+    return gap
+
+
+def _log_signed_sum(log_terms: Array, factors: Array) -> float:
+    """log Σ_i e^{log_terms_i}·factors_i when that sum is positive, else −∞ (no bound)."""
+    with np.errstate(divide="ignore"):
+        up, down = factors > 0, factors < 0
+        positive = float(logsumexp(log_terms[up] + np.log(factors[up]))) if up.any() else -math.inf
+        negative = (
+            float(logsumexp(log_terms[down] + np.log(-factors[down]))) if down.any() else -math.inf
+        )
+    if not positive > negative:
+        return -math.inf
+    return positive + math.log1p(-math.exp(negative - positive))
