@@ -38,31 +38,49 @@ def _bootstrap() -> None:
     STAMP.write_text(wanted)
 
 
-def _ensure_chromium() -> None:
-    """The browser test of /docs drives Debian's Chromium: install it where it is missing."""
-    if shutil.which("chromium") or shutil.which("chromium-browser"):
+def _ensure_test_packages() -> None:
+    """Some tests drive Debian programs: Chromium (the browser test of /docs) and PostgreSQL
+    (the studies on PostgreSQL). Install the ones missing, where apt-get can."""
+    missing = {}
+    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        missing["chromium"] = "the browser test"
+    if not list(Path("/usr/lib/postgresql").glob("*/bin/postgres")):
+        missing["postgresql"] = "the PostgreSQL test"
+    _apt_install(missing)
+
+
+def _apt_install(packages: dict[str, str]) -> None:
+    """apt-get install each package of ``packages`` (name -> the tests that need it); say
+    which tests will be skipped when that cannot be done."""
+    if not packages:
         return
+    names, tests = " and ".join(packages), " and ".join(packages.values())
     if not (Path("/etc/debian_version").exists() and shutil.which("apt-get")):
-        print("run.py: no chromium and no apt-get: the browser test will be SKIPPED", flush=True)
+        print(f"run.py: no {names} and no apt-get: {tests} will be SKIPPED", flush=True)
         return
     if os.geteuid() != 0:
         print(
-            "run.py: no chromium, and installing it needs root: the browser test will be "
-            "SKIPPED (apt-get install chromium)",
+            f"run.py: no {names}, and installing needs root: {tests} will be SKIPPED "
+            f"(apt-get install {' '.join(packages)})",
             flush=True,
         )
         return
-    print("run.py: installing chromium with apt-get (for the browser test)", flush=True)
+    print(f"run.py: installing {names} with apt-get (for {tests})", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     apt = ["apt-get", "-q", "-o", "DPkg::Lock::Timeout=600"]
-    for step in (["update"], ["install", "-y", "--no-install-recommends", "chromium"]):
+
+    def succeeds(*step: str) -> bool:
         done = subprocess.run([*apt, *step], env=env, capture_output=True, text=True)
         if done.returncode != 0:
             print(done.stdout[-2000:], done.stderr[-2000:], sep="\n", file=sys.stderr)
-            print(
-                "run.py: installing chromium FAILED: the browser test will be SKIPPED", flush=True
-            )
-            return
+        return done.returncode == 0
+
+    if not succeeds("update"):
+        print(f"run.py: apt-get update FAILED: {tests} will be SKIPPED", flush=True)
+        return
+    for package, needed_by in packages.items():  # one by one: a failure skips only its tests
+        if not succeeds("install", "-y", "--no-install-recommends", package):
+            print(f"run.py: installing {package} FAILED: {needed_by} will be SKIPPED", flush=True)
 
 
 def main(argv: list[str]) -> int:
@@ -73,7 +91,7 @@ def main(argv: list[str]) -> int:
     command, rest = argv[0], argv[1:]
     if command == "serve":
         return subprocess.call([str(BIN / "learndyn"), "serve", *rest], cwd=ROOT)
-    _ensure_chromium()
+    _ensure_test_packages()
     if "--slow" in rest:
         rest = [a for a in rest if a != "--slow"] + ["-m", "slow or not slow"]
     return subprocess.call([str(BIN / "python"), "-m", "pytest", *rest], cwd=ROOT)

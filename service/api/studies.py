@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 import anyio.to_thread
-from fastapi import APIRouter, Body, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from starlette.exceptions import HTTPException
 
@@ -42,6 +42,14 @@ def studies_of(request: Request) -> Studies:
     """The app's studies: opened with the app when its database exists, else on first use."""
     opener: Callable[[], Studies] = request.app.state.studies
     return opener()
+
+
+async def existing_study(study_id: StudyId, request: Request) -> str:
+    """The study id, or 404 before any response starts (the event stream cannot answer 404
+    once it has begun)."""
+    view = await anyio.to_thread.run_sync(studies_of(request).get, study_id)
+    _found(view, study_id)
+    return study_id
 
 
 def _found(view: StudyView | None, study_id: str) -> StudyView:
@@ -117,7 +125,8 @@ def to_csv(page: StudyRows) -> str:
         data = row.model_dump(mode="json")
         values = [json.dumps(row.params[a]) if not isinstance(row.params[a], str | int | float)
                   else row.params[a] for a in axes]  # fmt: skip
-        cells = [json.dumps(data[f]) if f == "weights" else data[f] for f in figures]
+        cells = [json.dumps(data[f]) if f == "weights" or isinstance(data[f], bool) else data[f]
+                 for f in figures]  # fmt: skip
         writer.writerow([row.index, *values, *["" if c is None else c for c in cells]])
     return out.getvalue()
 
@@ -128,11 +137,11 @@ def to_csv(page: StudyRows) -> str:
     response_class=EventSourceResponse,
     responses=PROBLEM_RESPONSES,
 )
-async def study_events(study_id: StudyId, request: Request) -> AsyncIterator[ServerSentEvent]:
+async def study_events(
+    study_id: Annotated[str, Depends(existing_study)], request: Request
+) -> AsyncIterator[ServerSentEvent]:
     """Live progress: a ``progress`` event whenever points finish, then one ``end``."""
     studies = studies_of(request)
-    view = await anyio.to_thread.run_sync(studies.get, study_id)
-    _found(view, study_id)
     last = None
     while True:
         view = await anyio.to_thread.run_sync(studies.get, study_id)

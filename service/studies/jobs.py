@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from service.core.budget import Budget
-from service.core.errors import LimitExceeded
+from service.core.errors import InvalidProblem, LimitExceeded
 from service.core.training import check, work
 from service.limits import MAX_GRID_AXIS_VALUES
 from service.schemas.studies import SweepRequest
@@ -95,7 +95,13 @@ class Studies:
                     continue
                 seen.add(key)
                 index = _index_of(axes, params)
-                check(training_spec(point(base, axes, index).request), self.budget)
+                spec = training_spec(point(base, axes, index).request)  # GridError names its own
+                try:
+                    check(spec, self.budget)
+                except InvalidProblem as error:  # named as the study request names it
+                    head = error.field.split(".")[0]
+                    where = f"grid.{head}" if head in axes else f"base.{error.field}"
+                    raise type(error)(where, f"point {index}: {error.message}") from None
         # the work varies only along the axes that change steps or sizes: sum over those
         sizing = [n for n in axes if n in ("steps", "dataset", "network", "method", "bias")]
         repeat = math.prod(len(v) for n, v in axes.items() if n not in sizing)

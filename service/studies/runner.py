@@ -31,17 +31,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from service.core.budget import Budget
-from service.core.training import work
 from service.settings import Settings
 from service.specs import training_spec
 from service.studies.grid import point
 from service.studies.store import Store
-from service.studies.worker import (
-    BATCH_SECONDS,
-    MULTIPLY_ADDS_PER_SECOND,
-    run_batch,
-    warm_worker,
-)
+from service.studies.worker import BATCH_SECONDS, estimated_seconds, run_batch, warm_worker
 from service.vocabulary import StudyStatus
 
 logger = logging.getLogger("learndyn.studies")
@@ -89,7 +83,9 @@ class StudyRunner:
                     n_workers=self.settings.study_workers,
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=None,
+                    # a free loopback port: the scheduler serves HTTP (health, metrics) even
+                    # without the dashboard, on 8787 by default, which another cluster may hold
+                    dashboard_address="127.0.0.1:0",
                     host="127.0.0.1",
                 )
                 client = Client(self._cluster)
@@ -223,8 +219,7 @@ class StudyRunner:
         self, base: dict[str, Any], axes: dict[str, list[Any]], todo: list[int]
     ) -> Iterator[list[int]]:
         """The points in batches of about BATCH_SECONDS of work, at least two per worker."""
-        sample = training_spec(point(base, axes, todo[0]).request)
-        seconds = max(work(sample), 1) / MULTIPLY_ADDS_PER_SECOND + 1e-5  # + the answer's cost
+        seconds = estimated_seconds(training_spec(point(base, axes, todo[0]).request))
         size = max(1, math.floor(BATCH_SECONDS / seconds))
         size = min(size, max(1, math.ceil(len(todo) / (2 * self.workers()))))
         for k in range(0, len(todo), size):

@@ -46,7 +46,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 
 from service.vocabulary import StudyStatus
 
-STALE_AFTER = timedelta(seconds=30)
+STALE_AFTER = timedelta(seconds=10)
 """A running study whose runner has not refreshed its heartbeat for this long is resumed by
 whichever instance starts next (the runner refreshes it every few seconds)."""
 

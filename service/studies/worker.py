@@ -21,17 +21,29 @@ from typing import Any
 
 from service.core.budget import Budget
 from service.core.errors import Cancelled, InvalidProblem, SolverFailed, TimeLimitExceeded
-from service.core.training import TrainingReport, train
+from service.core.training import TrainingReport, TrainingSpec, train, work
+from service.limits import FLOW_EVALUATIONS
 from service.specs import training_spec
 from service.studies.grid import point, point_params
 from service.studies.store import Row
+from service.vocabulary import Method
 
 BATCH_SECONDS = 0.25
 """A task holds points worth about this much compute: a task costs the scheduler about
 1-3 ms, so batches keep the overhead per point far below the run of a short point."""
 
 MULTIPLY_ADDS_PER_SECOND = 2e8
-"""The kernel's speed for the batch estimate (≈ 1e7 steps/s at n·m = 12 plus overhead)."""
+"""The kernel's speed on large problems, for the batch estimate."""
+SECONDS_PER_STEP = 7e-8
+"""The least cost of a step, whatever n·m (measured: 1.4e7 steps/s at n·m = 1)."""
+SECONDS_PER_ANSWER = 1e-3
+"""The cost of a point besides its steps: the verdict, the theory's LP, the row."""
+
+
+def estimated_seconds(spec: TrainingSpec) -> float:
+    """About how long the point of ``spec`` runs (for sizing batches, not a limit)."""
+    steps = FLOW_EVALUATIONS if spec.method is Method.FLOW else spec.stop.steps
+    return steps * SECONDS_PER_STEP + work(spec) / MULTIPLY_ADDS_PER_SECOND + SECONDS_PER_ANSWER
 
 
 def warm_worker(cache_dir: str | None) -> str:
