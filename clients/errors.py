@@ -10,15 +10,17 @@
     │   ├── LocalValidationError    refused by the client's own check (the service's request
     │   │                           models), raised before anything was sent; status None
     │   └── RequestRefused ◆        4xx: refused by the service; ``status`` is its status
-    └── APIError                    the service answered with an error (RFC 9457 problem body)
-        ├── RequestRefused ◆        (the same class as above: an InvalidRequest and an APIError)
-        ├── Overloaded              429 or 503: try again later; ``retry_after`` in seconds
-        ├── ComputationTimeout      504: stopped at the service's wall-time limit; the same
-        │                           request would time out again: ask for less
-        └── ServerError             5xx other than 503 and 504: the service failed
+    ├── APIError                    the service answered with an error (RFC 9457 problem body)
+    │   ├── RequestRefused ◆        (the same class as above: an InvalidRequest and an APIError)
+    │   ├── Overloaded              429 or 503: try again later; ``retry_after`` in seconds
+    │   ├── ComputationTimeout      504: stopped at the service's wall-time limit; the same
+    │   │                           request would time out again: ask for less
+    │   └── ServerError             5xx other than 503 and 504: the service failed
+    └── WaitTimeout                 ``wait(…, timeout=…)`` gave up; the study runs on
 
 ``except InvalidRequest`` catches a bad request whoever noticed it, the client or the
-service, and ``status`` tells which (None: nothing was sent). ``except APIError`` catches only
+service, and ``status`` tells which (None: nothing was sent); an unknown study is a
+:class:`RequestRefused` with ``status`` 404. ``except APIError`` catches only
 answers of the service. The clients retry connection failures and :class:`Overloaded`, and
 nothing else: in particular never a :class:`ComputationTimeout`.
 
@@ -37,6 +39,7 @@ import httpx
 from pydantic import ValidationError
 
 from service.schemas import FieldError
+from service.schemas.studies import Progress
 
 
 class LearndynError(Exception):
@@ -138,6 +141,21 @@ class ComputationTimeout(APIError):
 
 class ServerError(APIError):
     """5xx (other than 503 and 504): the service failed."""
+
+
+class WaitTimeout(LearndynError):
+    """The study had not ended ``timeout`` seconds into :meth:`~clients.Client.wait`.
+
+    Nothing failed, and the study runs on: wait again, or cancel it. ``progress`` is the
+    last progress seen (None if none came).
+    """
+
+    def __init__(self, study_id: str, timeout: float, progress: Progress | None) -> None:
+        where = "" if progress is None else f" at {progress.done} of {progress.total} points"
+        super().__init__(f"study {study_id} had not ended after {timeout:g} s{where}")
+        self.study_id = study_id
+        self.timeout = timeout
+        self.progress = progress
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:

@@ -1,14 +1,24 @@
-"""The ``learndyn`` command: ``serve`` the API, or print its ``openapi`` schema."""
+"""The ``learndyn`` command: ``serve`` the API, print its ``openapi`` schema, or ``train`` and
+run a ``study`` on a running service."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from service.settings import Settings
+
+if TYPE_CHECKING:
+    import httpx
+
+    from clients import Client
+    from service.schemas.studies import Study
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -34,6 +44,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "PNG if FILE ends in .png, else SVG",
     )
 
+    study = commands.add_parser(
+        "study", help="submit a study (a sweep of /train runs) to a running service, follow it"
+    )
+    study.add_argument("file", help="a JSON study request, kind 'sweep' ('-' for standard input)")
+    study.add_argument("--url", default=f"http://{defaults.host}:{defaults.port}")
+    study.add_argument("--csv", metavar="FILE", help="when it has ended, save every row as CSV")
+    study.add_argument(
+        "--no-wait", action="store_true", help="print the study's id once submitted, and return"
+    )
+
     commands.add_parser("warmup", help="compile the descent kernels once (the Dockerfile's build)")
     args = parser.parse_args(argv)
 
@@ -46,6 +66,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.command == "train":
         return _train(args.file, args.url, args.json, args.plot)
+
+    if args.command == "study":
+        if args.no_wait and args.csv:
+            parser.error("--csv saves the rows of an ended study: drop --no-wait")
+        return _quiet_on_closed_pipe(
+            lambda: _study(args.file, args.url, csv_path=args.csv, wait=not args.no_wait)
+        )
 
     if args.command == "openapi":
         from service.app import create_app
@@ -109,7 +136,9 @@ def _train(path: str, url: str, raw: bool, plot: str | None = None) -> int:
     from clients import Client, LearndynError
     from service.schemas import TrainRequest
 
-    text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+    text = _read_request(path)
+    if text is None:
+        return 2
     try:
         with Client(base_url=url) as client:
             request = TrainRequest.model_validate_json(text)
@@ -150,6 +179,174 @@ def _train(path: str, url: str, raw: bool, plot: str | None = None) -> int:
     for warning in answer.warnings:
         print(f"warning ({warning.code.value}): {warning.message}")
     return 0
+
+
+def _read_request(path: str) -> str | None:
+    """The request file's text (``-``: standard input), or None once a one-line message has
+    said why it cannot be read."""
+    try:
+        if path == "-":
+            return sys.stdin.read()
+        with open(path, encoding="utf-8") as file:
+            return file.read()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        print(f"learndyn: {path}: {reason}", file=sys.stderr)
+        return None
+
+
+def _quiet_on_closed_pipe(run: Callable[[], int]) -> int:
+    """``run()``, exiting 1 with no traceback when the reader of standard output has gone
+    (``learndyn study spec.json | head -3``)."""
+    try:
+        code = run()
+        sys.stdout.flush()  # inside the try: a write to a closed pipe fails here or earlier
+        return code
+    except BrokenPipeError:
+        # point stdout at /dev/null: the interpreter's last flush would fail on the pipe again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+
+
+SUMMARY_SECONDS = 1.0
+"""At most this often, the progress bar fetches the study to show its verdict counts."""
+
+
+def _study(
+    path: str,
+    url: str,
+    *,
+    csv_path: str | None = None,
+    wait: bool = True,
+    transport: httpx.BaseTransport | None = None,
+) -> int:
+    """Submit the study in ``path`` to ``url``; unless not ``wait``, follow it with a progress
+    bar (on stderr), print its summary and save its rows to ``csv_path``. Exit 0 when the
+    study is done, 1 when it failed or was cancelled, or the service refused or could not be
+    reached, 2 when the file cannot be read or is not a study request."""
+    from clients import Client, LearndynError, LocalValidationError, RequestRefused
+
+    text = _read_request(path)
+    if text is None:
+        return 2
+    try:
+        spec = json.loads(text)
+    except ValueError as error:
+        print(f"learndyn: {path}: not JSON: {error}", file=sys.stderr)
+        return 2
+    if not isinstance(spec, dict):
+        print(f"learndyn: {path}: a study request is a JSON object", file=sys.stderr)
+        return 2
+    try:
+        with Client(base_url=url, transport=transport) as client:
+            study = client.submit_study(spec)
+            if wait:
+                study = _follow(client, study)
+                if csv_path is not None:
+                    rows = client.results_csv(study.id)
+                    with open(csv_path, "w", encoding="utf-8", newline="") as out:
+                        out.write(rows)
+    except LocalValidationError as error:
+        print(f"learndyn: {path}: {error}", file=sys.stderr)
+        return 2
+    except LearndynError as error:
+        print(f"learndyn: {error}", file=sys.stderr)
+        if isinstance(error, RequestRefused):  # the reasons the detail does not give
+            for reason in (f"{e.field or 'body'}: {e.message}" for e in error.errors):
+                if reason not in error.detail:
+                    print(f"  {reason}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("learndyn: interrupted; the study runs on (DELETE it to cancel)", file=sys.stderr)
+        return 130
+    except OSError as error:  # the CSV file could not be written
+        if isinstance(error, BrokenPipeError):
+            raise
+        print(f"learndyn: {error}", file=sys.stderr)
+        return 1
+    if not wait:
+        print(f"study {study.id} {study.status.value}: {study.progress.total} points")
+        print(f"{url.rstrip('/')}/studies/{study.id}")
+        return 0
+    _print_summary(study)
+    return 0 if study.status.value == "done" else 1
+
+
+def _follow(client: Client, study: Study) -> Study:
+    """Wait for the study's end behind a progress bar that shows the verdict counts."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as Bar
+
+    from service.schemas.studies import Progress
+
+    bar = Bar(
+        TextColumn("study {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[verdicts]}"),
+        console=Console(stderr=True),
+    )
+    with bar:
+        task = bar.add_task(study.id[:8], total=study.progress.total, verdicts="")
+        fetched = 0.0
+
+        def show(progress: Progress) -> None:
+            nonlocal fetched
+            fields: dict[str, Any] = {}
+            if time.monotonic() - fetched >= SUMMARY_SECONDS:
+                fields["verdicts"] = _verdict_counts(client.study(study.id))
+                fetched = time.monotonic()
+            bar.update(task, completed=progress.done, total=progress.total, **fields)
+
+        ended = client.wait(study.id, progress=show)
+        bar.update(task, completed=ended.progress.done, verdicts=_verdict_counts(ended))
+    return ended
+
+
+def _verdict_counts(study: Study) -> str:
+    counts = [f"{v.value} {n}" for v, n in study.summary.verdicts.items() if n]
+    if study.summary.failed:
+        counts.append(f"failed {study.summary.failed}")
+    return " · ".join(counts)
+
+
+def _print_summary(study: Study) -> None:
+    """The study's status, then two tables: points per verdict, and per verdict for each
+    value of each axis (values as JSON, in the grid's order)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from service.vocabulary import Verdict
+
+    console = Console(markup=False)  # names, details and values are text: "[b]" stays "[b]"
+    summary = study.summary
+    name = f" ({study.name})" if study.name else ""
+    p = study.progress
+    console.print(
+        f"study {study.id}{name} {study.status.value}: {p.done} of {p.total} points, "
+        f"{p.failed} failed",
+        soft_wrap=True,  # one line, however narrow the terminal: grep finds it
+    )
+    if study.detail:
+        console.print(study.detail, soft_wrap=True)
+    verdicts = [v for v in Verdict if summary.verdicts.get(v)]
+    table = Table("verdict", "points", title="verdicts")
+    for verdict in verdicts:
+        table.add_row(verdict.value, str(summary.verdicts[verdict]))
+    if summary.failed:
+        table.add_row("failed", str(summary.failed))
+    console.print(table)
+    per_axis = Table("axis", "value", *(v.value for v in verdicts), title="per axis value")
+    for axis, values in study.axes.items():
+        counts = summary.per_axis.get(axis, {})
+        for value in values:
+            key = json.dumps(value)
+            row = counts.get(key, {})
+            per_axis.add_row(axis, key, *(str(row.get(v, 0)) for v in verdicts))
+    console.print(per_axis)
 
 
 if __name__ == "__main__":

@@ -342,6 +342,7 @@ def test_public_names() -> None:
         "RequestRefused",
         "ServerError",
         "TransportError",
+        "WaitTimeout",
     ]
     for name in clients.__all__:
         assert getattr(clients, name).__module__.startswith("clients.")
