@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -270,3 +272,146 @@ def test_rank_of_a_tall_rank_deficient_matrix() -> None:
     r = sep.test_separability(B)
     assert r.rank == 3 and not r.rows_independent
     assert sep.numerical_rank(rng.standard_normal((2000, 6))) == 6
+
+
+# ---------------------------------------------------------------------------------------
+# Random instances whose answer is known by construction, at widely different scales of the
+# rows and the columns. The verdicts do not change under positive scalings of rows and
+# columns (signs of B·v are kept, and (R·B·D)ᵀ·R⁻¹λ = D·Bᵀλ), so each construction fixes the
+# answer whatever the scales; every certificate and witness is checked from its definition.
+
+
+def exact_margins(B: Array, w: Array) -> list[Fraction]:
+    """b_i·w for every row in exact rational arithmetic: a positive margin is a proof."""
+    return [
+        sum(
+            (Fraction(float(b)) * Fraction(float(x)) for b, x in zip(row, w, strict=True)),
+            Fraction(0),
+        )
+        for row in B
+    ]
+
+
+def rows_towards(rng: np.random.Generator, n: int, v: Array) -> Array:
+    """n random rows with b·v ≥ 0.1·‖b‖·‖v‖: flipped to v's side, then tilted towards v
+    (adding 0.2·‖b‖·v/‖v‖ raises b·v/‖v‖ by 0.2·‖b‖ and the length by at most that)."""
+    R = rng.standard_normal((n, v.size))
+    R *= np.where(R @ v >= 0.0, 1.0, -1.0)[:, None]
+    R += 0.2 * np.linalg.norm(R, axis=1)[:, None] * (v / np.linalg.norm(v))
+    return R
+
+
+def scales(rng: np.random.Generator, size: int, decades: float) -> Array:
+    return np.asarray(10.0 ** rng.uniform(-decades, decades, size=size))
+
+
+def strictly_separable_instance(rng: np.random.Generator) -> Array:
+    """Rows with b_i·v > 0 (cosine ≥ 0.1 before scaling: far above rounding) for a random v."""
+    m, n = int(rng.integers(2, 7)), int(rng.integers(2, 40))
+    B = rows_towards(rng, n, rng.standard_normal(m))
+    return np.asarray(scales(rng, n, 6)[:, None] * B * scales(rng, m, 8))
+
+
+def gordan_instance(rng: np.random.Generator) -> Array:
+    """u and −u (the same scale, so −u stays exactly −u: not strictly separable), u zero where
+    v is not, and rows with b·v > 0: v has margins exactly 0 on ±u and > 0 on the others, so
+    the rows are weakly separable."""
+    m = int(rng.integers(2, 7))
+    p = int(rng.integers(1, m))
+    v = np.zeros(m)
+    v[:p] = rng.standard_normal(p)
+    u = np.zeros(m)
+    u[p:] = rng.standard_normal(m - p)
+    B = np.vstack([rows_towards(rng, int(rng.integers(1, 30)), v), u, -u])
+    row_scale = scales(rng, B.shape[0], 6)
+    row_scale[-1] = row_scale[-2]
+    B = row_scale[:, None] * B * scales(rng, m, 8)
+    return np.asarray(B[rng.permutation(B.shape[0])])
+
+
+def stiemke_instance(rng: np.random.Generator) -> Array:
+    """n − 1 ≥ m random rows (they span R^m) and b_n = −Σ λ_i·b_i/λ_n with λ ∈ [1/2, 2]: a
+    positive combination is 0 and the rows span, so they positively span R^m and no v ≠ 0
+    has B·v ≥ 0. Both properties survive small perturbations (the rounding of the scaling)."""
+    m = int(rng.integers(1, 7))
+    R = rng.standard_normal((m + int(rng.integers(0, 30)), m))
+    lam = rng.uniform(0.5, 2.0, size=R.shape[0] + 1)
+    B = np.vstack([R, -(lam[:-1] @ R) / lam[-1]])
+    B = scales(rng, B.shape[0], 6)[:, None] * B * scales(rng, m, 8)
+    return np.asarray(B[rng.permutation(B.shape[0])])
+
+
+def assert_certificate(B: Array, lam: Array, stiemke: bool) -> None:
+    """λ ≥ 0 (Stiemke: > 0), Σλ = 1, and Bᵀλ = 0 column by column relative to the size of the
+    terms that cancel, Σ_i λ_i·|B_ij| (so a column that is merely small cannot hide a
+    residual); sums by math.fsum."""
+    assert lam.shape == (B.shape[0],)
+    assert lam.min() > 0.0 if stiemke else lam.min() >= 0.0
+    assert math.fsum(lam) == pytest.approx(1.0, abs=1e-12)
+    for j in range(B.shape[1]):
+        assert abs(math.fsum(lam * B[:, j])) <= 1e-9 * math.fsum(lam * np.abs(B[:, j]))
+
+
+def assert_half_space(B: Array, nu: Array) -> None:
+    """A unit ν with B·ν ≥ 0 to rounding and B·ν ≠ 0. Margins that are 0 in exact arithmetic
+    come out ~1e-17 of either sign, so ≥ 0 is checked as a cosine ≥ −1e-12, measured with the
+    columns at unit scale (where the module states it: a column scale is a choice of units)."""
+    assert np.linalg.norm(nu) == pytest.approx(1.0, rel=1e-12)
+    unit = np.max(np.abs(B), axis=0)
+    unit[unit == 0.0] = 1.0
+    Bu, nu_u = B / unit, nu * unit
+    cosines = (Bu @ nu_u) / (np.linalg.norm(Bu, axis=1) * np.linalg.norm(nu_u))
+    assert cosines.min() >= -1e-12 and cosines.max() > 1e-6
+
+
+def assert_proved(B: Array, r: Separability, strict: bool, weak: bool) -> None:
+    """The expected verdict, each claim backed by a witness or a certificate checked here."""
+    assert (r.strictly_separable, r.weakly_separable) == (strict, weak)
+    assert r.lemma_applies == weak
+    if strict:
+        mm = r.max_margin
+        assert r.certificate is None and mm is not None
+        assert r.separating_weights is not None
+        assert all(z > 0 for z in exact_margins(B, r.separating_weights))
+        assert mm.optimal == (mm.kkt_residual <= 1e-8)
+        assert np.min(B @ mm.weights) >= 1.0 - mm.kkt_residual - 1e-12
+    else:
+        assert r.max_margin is None and r.separating_weights is None
+        assert r.certificate is not None
+        assert r.certificate.kind is (CertificateKind.GORDAN if weak else CertificateKind.STIEMKE)
+        assert_certificate(B, r.certificate.multipliers, stiemke=not weak)
+    if weak:
+        assert r.half_space_weights is not None
+        assert_half_space(B, r.half_space_weights)
+    else:
+        assert r.half_space_weights is None
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_random_strictly_separable_rows_at_wide_scales(seed: int) -> None:
+    B = strictly_separable_instance(np.random.default_rng(3000 + seed))
+    assert_proved(B, sep.test_separability(B), strict=True, weak=True)
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_random_rows_with_u_and_minus_u_at_wide_scales(seed: int) -> None:
+    B = gordan_instance(np.random.default_rng(4000 + seed))
+    assert_proved(B, sep.test_separability(B), strict=False, weak=True)
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_random_positively_spanning_rows_at_wide_scales(seed: int) -> None:
+    B = stiemke_instance(np.random.default_rng(5000 + seed))
+    assert_proved(B, sep.test_separability(B), strict=False, weak=False)
+
+
+def test_a_large_separable_set_with_columns_spanning_twelve_decades() -> None:
+    # separable by a random w* (y = sign(A·w*)), then each column scaled by 10^U(−6, 6): the
+    # margin is hidden on B itself (NNLS cannot resolve it there), found on B·D
+    rng = np.random.default_rng(17)
+    n, m = 4000, 12
+    A = rng.standard_normal((n, m))
+    y = np.where(A @ rng.standard_normal(m) >= 0, 1.0, -1.0)
+    B = y[:, None] * A * scales(rng, m, 6)
+    r = sep.test_separability(B)
+    assert_proved(B, r, strict=True, weak=True)

@@ -2,12 +2,14 @@
 
 Expected values are derived here by hand (a Gordan certificate of u and −u, the hard margin
 of a few rows in closed form, projections onto a known null space, matrices with chosen
-singular values), never taken from the code under test.
+singular values), never taken from the code under test. Margins that must be positive are
+checked in exact rational arithmetic (``fractions.Fraction`` holds every float exactly).
 """
 
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,7 +17,7 @@ import numpy as np
 import pytest
 
 from service.core.analysis import separability as sep
-from service.core.errors import SolverFailed
+from service.core.errors import InvalidProblem, SolverFailed
 from service.vocabulary import CertificateKind
 
 Array = np.ndarray
@@ -30,6 +32,17 @@ ISSUE_ALPHA = np.array([0.0, 0.0, 0.0, 4 / 9, 4 / 9])
 def polish(B: Array, w0: Array, alpha0: Array) -> sep.HardMargin:
     norms = sep.row_norms(B)
     return sep._polish(B, norms, float(norms.min()), w0, alpha0)
+
+
+def exact_margins(B: Array, w: Array) -> list[Fraction]:
+    """b_i·w for every row, in exact arithmetic (no rounding can make a margin look positive)."""
+    return [
+        sum(
+            (Fraction(float(b)) * Fraction(float(x)) for b, x in zip(row, w, strict=True)),
+            Fraction(0),
+        )
+        for row in B
+    ]
 
 
 # ---------------------------------------------------------------------------------------
@@ -65,6 +78,178 @@ def test_round_off_outside_a_certificate_s_support_stays_exactly_zero() -> None:
     exact = sep._exact_on_support(B, np.array([0.5, 0.5, 1e-17]))
     assert exact is not None
     np.testing.assert_array_equal(exact, [0.5, 0.5, 0.0])
+
+
+# ---------------------------------------------------------------------------------------
+# Verification: every certificate is checked from its definition, every witness proved
+
+
+def test_the_entrywise_residual_in_closed_form_and_under_column_scaling() -> None:
+    # b_1 = −(1, 2 − δ), λ = (1/2, 1/2): column 1 cancels exactly, column 2 leaves δ/2 against
+    # Σ λ_i·|B_i2| = (4 − δ)/2, so the entrywise residual is δ/(4 − δ), the row-wise one too.
+    # Scaling column 2 by 2^−100 leaves the entrywise residual unchanged (both terms scale)
+    # while the row-wise one drops by 2^−100: it cannot see a column that is merely small.
+    delta = 1e-6
+    B = np.array([[1.0, 2.0], [-1.0, -(2.0 - delta)]])
+    lam = np.array([0.5, 0.5])
+    expected = delta / (4 - delta)
+    assert sep._entrywise_residual(B, lam) == pytest.approx(expected, rel=1e-9)
+    small = B * np.array([1.0, 2.0**-100])
+    assert sep._entrywise_residual(small, lam) == pytest.approx(expected, rel=1e-9)
+    assert sep._certificate_residual(small, lam) <= 2.0**-100
+
+
+def test_a_null_vector_with_a_negative_entry_is_no_certificate() -> None:
+    # The reported bug's "Stiemke certificate" for close_rows(1e-9): λ = (1.5, 0.5, −1) has
+    # Bᵀλ = (1.5 − 0.5 − 1, (1.5 + 0.5 − 2)·ε) = 0 exactly, but a negative entry: it proves
+    # nothing (the rows are strictly separable by (0, 1)).
+    B = close_rows(1e-9)
+    lam = np.array([1.5, 0.5, -1.0])
+    assert np.max(np.abs(B.T @ lam)) <= 1e-24
+    assert sep._certify(B, lam, CertificateKind.STIEMKE) is None
+    assert sep._certify(B, lam, CertificateKind.GORDAN) is None
+
+
+def test_a_stiemke_certificate_needs_every_multiplier_positive() -> None:
+    # u, −u, (3, −1): λ = (1, 1, 0) is a Gordan certificate (normalised to (1/2, 1/2, 0)), not
+    # a Stiemke one (λ_2 = 0)
+    B = np.array([[1.0, 2.0], [-1.0, -2.0], [3.0, -1.0]])
+    lam = np.array([1.0, 1.0, 0.0])
+    gordan = sep._certify(B, lam, CertificateKind.GORDAN)
+    assert gordan is not None
+    np.testing.assert_array_equal(gordan.multipliers, [0.5, 0.5, 0.0])
+    assert sep._certify(B, lam, CertificateKind.STIEMKE) is None
+
+
+@pytest.mark.parametrize("eps", [1e-9, 1e-12])
+def test_rows_that_cancel_only_up_to_a_small_column_are_no_certificate(eps: float) -> None:
+    # close_rows(ε), λ = (1/2, 1/2, 0): Bᵀλ = (0, ε) against Σ λ_i·‖b_i‖∞ = 1, a row-wise
+    # residual ε that passes CERTIFICATE_TOLERANCE at ε = 1e-12; but column 2 does not cancel
+    # at all (entrywise residual ε/ε = 1), and the rows are strictly separable.
+    B = close_rows(eps)
+    lam = np.array([0.5, 0.5, 0.0])
+    assert sep._certificate_residual(B, lam) == pytest.approx(eps, rel=1e-9)
+    assert sep._entrywise_residual(B, lam) == pytest.approx(1.0, rel=1e-9)
+    assert sep._gordan_from(B, np.array([0, 1]), np.array([1.0, 1.0])) is None
+
+
+def test_an_unverifiable_stiemke_certificate_gives_a_state_not_a_certificate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Rows (1, 0), (−1, 0), (2, 0) are not weakly separable (B·v ≥ 0 forces v_1 = 0, and then
+    # B·v = 0). Were the projection to return, as in the reported bug, a null vector of Bᵀ
+    # with a negative entry — (3, 1, −1)/3: Bᵀλ = (3 − 1 − 2)/3 = 0 — it must not be
+    # returned as a certificate: no other is found, so the facts are UNDECIDED.
+    B = np.array([[1.0, 0.0], [-1.0, 0.0], [2.0, 0.0]])
+    assert sep.test_separability(B).certificate is not None  # unpatched: a true certificate
+    monkeypatch.setattr(sep, "_project_positive", lambda B, lam: np.array([3.0, 1.0, -1.0]) / 3)
+    facts = sep.analyse_separability(B)
+    assert isinstance(facts, sep.Unrepresentable) and facts.reason == sep.UNDECIDED
+    with pytest.raises(InvalidProblem):
+        sep.test_separability(B)
+
+
+def test_a_positive_rounded_margin_is_not_a_proof() -> None:
+    # b·w is −2.1e-17 in exact arithmetic, but its float products round to a positive sum
+    # (1.6e-16 without a fused multiply-add): only a margin above the rounding bound
+    # _DOT_ROUNDING·m·ε·|b|·|w| = 4ε·5.43 ≈ 4.8e-15 proves b·w > 0
+    b = np.array([[1.5495936876730596, -1.0275591132430684]])
+    w = np.array([1.7535131086748066, 2.6443567182024346])
+    assert exact_margins(b, w)[0] < 0
+    assert not sep._proves_strict(b, w)
+    assert sep._proves_strict(b, np.array([1.0, 0.0]))  # margin 1.55, exact
+
+
+def test_columns_are_equilibrated_by_powers_of_two() -> None:
+    # k_j with max_i |B_ij|·2^−k_j in [1/2, 1): 5 = 0.625·2^3, 0.75 = 0.75·2^0; a zero column
+    # takes the exponent of the largest column (3)
+    B = np.array([[0.0, 3.0, 0.75, 0.0], [0.0, -5.0, 0.1, 0.0]])
+    k = sep._column_exponents(B)
+    assert k.tolist() == [3, 3, 0, 3]
+    scaled = sep._times_d(B, k)
+    np.testing.assert_array_equal(scaled, B / np.array([8.0, 8.0, 1.0, 8.0]))
+
+
+def test_rows_near_a_plane_are_decided_in_the_whitened_frame(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Six rows of the plane x + y + z = 0, each moved by 1e-9·(1, 1, 1) and scaled by
+    # 10^p_i: v = (1, 1, 1) has margins 3e-9·10^p_i > 0, so they are strictly separable, with
+    # an angular margin ~2e-9 that no column scaling enlarges (the columns have the same
+    # scale). In the whitened frame (orthonormal columns) the direction (1, 1, 1), of small σ,
+    # weighs as much as the others and the margin is resolved; without that frame neither
+    # NNLS nor HiGHS resolves it, and the answer is the state UNDECIDED, never a guess.
+    plane = np.array(
+        [[1, -1, 0], [0, 1, -1], [-1, 0, 1], [1, 1, -2], [-2, 1, 1], [1, -2, 1]], dtype=float
+    )
+    B = (plane + 1e-9) * (10.0 ** np.array([0, 2, 3, -3, -2, 2]))[:, None]
+    assert all(z > 0 for z in exact_margins(B, np.array([1.0, 1.0, 1.0])))
+    r = sep.test_separability(B)
+    assert (r.strictly_separable, r.weakly_separable) == (True, True)
+    assert r.separating_weights is not None
+    assert all(z > 0 for z in exact_margins(B, r.separating_weights))
+    monkeypatch.setattr(sep._Frame, "whitened", staticmethod(lambda frame: None))
+    facts = sep.analyse_separability(B)
+    assert isinstance(facts, sep.Unrepresentable) and facts.reason == sep.UNDECIDED
+
+
+def test_highs_decides_on_equilibrated_columns_and_keeps_only_what_is_verified() -> None:
+    # u, −u, (3, −1): no v separates (u and −u); the Gordan LP finds λ = (1/2, 1/2, 0)
+    B = np.array([[1.0, 2.0], [-1.0, -2.0], [3.0, -1.0]])
+    k = sep._column_exponents(B)
+    out = sep._highs_strict(B, sep._Frame.equilibrated(B, k), settled=False)
+    assert out is not None and out[0] is None and out[1] is not None
+    np.testing.assert_allclose(out[1].multipliers, [0.5, 0.5, 0.0], rtol=0, atol=1e-15)
+    # The issue's rows: the Gordan LP is infeasible, the separating LP gives weights that are
+    # polished from its active rows into ŵ = (2/3, 2/3)
+    k = sep._column_exponents(ISSUE)
+    out = sep._highs_strict(ISSUE, sep._Frame.equilibrated(ISSUE, k), settled=False)
+    assert out is not None and out[0] is not None and out[1] is None
+    assert all(z > 0 for z in exact_margins(ISSUE, out[0].weights))
+    assert out[0].optimal
+    np.testing.assert_allclose(out[0].weights, ISSUE_W, rtol=0, atol=1e-14)
+
+
+def test_highs_failing_on_both_strict_lps_is_solver_failed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sep, "linprog", failing_linprog)
+    k = sep._column_exponents(ISSUE)
+    with pytest.raises(SolverFailed) as caught:
+        sep._highs_strict(ISSUE, sep._Frame.equilibrated(ISSUE, k), settled=False)
+    assert "Gordan LP ended with status 4" in caught.value.message
+    assert "separating LP ended with status 4" in caught.value.message
+
+
+def test_nnls_rounding_on_a_long_u_minus_u_pair_is_not_read_as_weights_zero() -> None:
+    # Found by a random battery like test_separability.py's: rows 1 and 2 are u, −u, 2300
+    # times as long as the shortest row (h = 4.3e-4), so NNLS's weights sum to ~2300 and its
+    # residual r = (0, 0, −1e-13), rounding only, was above _RESOLUTION = 1e-14 and read as
+    # w' = 0 (then a division by zero in the KKT check). v = (−1, 0) has margins 0 on the
+    # pair and > 0 on every other row: weakly, not strictly, separable.
+    B = np.array(
+        [
+            [-6.16e-12, -4.89e-10],
+            [0.0, 1.14e-06],
+            [-0.0, -1.14e-06],
+            [-1.71e-09, 6.3e-07],
+            [-0.184, 27.2],
+            [-1.85e-12, 5.18e-10],
+            [-1.14e-06, 4.81e-05],
+            [-2.33e-05, -0.00243],
+        ]
+    )
+    margins = exact_margins(B, np.array([-1.0, 0.0]))
+    assert margins[1] == margins[2] == 0 and all(z > 0 for i, z in enumerate(margins) if i > 2)
+    assert margins[0] > 0
+    r = sep.test_separability(B)
+    assert (r.strictly_separable, r.weakly_separable) == (False, True)
+    assert r.certificate is not None and r.certificate.kind is CertificateKind.GORDAN
+    lam = r.certificate.multipliers
+    assert lam.min() >= 0.0 and math.fsum(lam) == pytest.approx(1.0, abs=1e-15)
+    for j in range(B.shape[1]):  # Σ λ_i·B_ij = 0 relative to Σ λ_i·|B_ij|, column by column
+        cancelled = math.fsum(lam * B[:, j])
+        assert abs(cancelled) <= 1e-10 * math.fsum(lam * np.abs(B[:, j]))
 
 
 # ---------------------------------------------------------------------------------------
@@ -111,9 +296,10 @@ def test_a_small_angular_margin_above_the_resolution_is_solved_exactly() -> None
     )
 
 
-def test_a_margin_below_the_resolution_is_left_to_highs_and_flagged_by_its_kkt() -> None:
+def test_a_margin_below_the_resolution_is_decided_on_equilibrated_columns() -> None:
     # _RESOLUTION: with ε = 1e-8, ‖w'‖ ≈ 1/ε and −r_{m+1} = 1/(1 + ‖w'‖²) ≈ 1e-16 < 1e-14, so
-    # NNLS's answer is not trusted; HiGHS still proves strict separability
+    # NNLS's answer on B is not trusted; on B·D (columns at unit scale) the margin is ~1/2, and
+    # strict separability is proved there
     eps = 1e-8
     assert 1.0 / (1.0 + (1 / eps) ** 2) < sep._RESOLUTION
     r = sep.test_separability(close_rows(eps))
@@ -124,15 +310,80 @@ def test_a_margin_below_the_resolution_is_left_to_highs_and_flagged_by_its_kkt()
     assert mm.optimal == (mm.kkt_residual <= sep.KKT_TOLERANCE)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: at an angular margin of 1e-9 (below HiGHS's 1e-7 feasibility "
-    "tolerance) the data are called not weakly separable, with a 'Stiemke certificate' that "
-    "has a negative multiplier",
-)
 def test_a_margin_below_highs_tolerance_is_still_strictly_separable() -> None:
-    r = sep.test_separability(close_rows(1e-9))
-    assert r.strictly_separable
+    # The reported bug: at ε = 1e-9 (below HiGHS's 1e-7 feasibility tolerance) the data were
+    # called not weakly separable, with a "Stiemke certificate" λ = (1.5, 0.5, −1). v = (0, 1)
+    # has margins (ε, ε, 2ε) > 0, so the rows are strictly separable.
+    B = close_rows(1e-9)
+    assert all(z > 0 for z in exact_margins(B, np.array([0.0, 1.0])))
+    r = sep.test_separability(B)
+    assert (r.strictly_separable, r.weakly_separable) == (True, True)
+    assert r.certificate is None and r.separating_weights is not None
+    assert all(z > 0 for z in exact_margins(B, r.separating_weights))
+
+
+@pytest.mark.parametrize("swapped", [False, True], ids=["small-column-last", "small-column-first"])
+@pytest.mark.parametrize("eps", [1e-6, 1e-9, 1e-12])
+def test_close_rows_are_strictly_separable_at_any_scale_of_the_small_column(
+    eps: float, swapped: bool
+) -> None:
+    # close_rows(ε), or with its columns swapped: strictly separable by v = e_small (margins
+    # ε, ε, 2ε), ŵ = (1/ε)·e_small with support {0, 1}. The verdict and the separating
+    # weights must not depend on ε (a column scale); ŵ is certified when the KKT residual
+    # allows, and otherwise flagged.
+    B = close_rows(eps)
+    small, big = 1, 0
+    if swapped:
+        B = np.ascontiguousarray(B[:, ::-1])
+        small, big = 0, 1
+    r = sep.test_separability(B)
+    assert (r.strictly_separable, r.weakly_separable) == (True, True)
+    assert r.certificate is None
+    mm = r.max_margin
+    assert mm is not None and r.separating_weights is not None
+    np.testing.assert_array_equal(r.separating_weights, mm.weights)
+    assert all(z > 0 for z in exact_margins(B, mm.weights))
+    kappa = mm.kkt_residual
+    assert mm.optimal == (kappa <= sep.KKT_TOLERANCE)
+    assert np.min(B @ mm.weights) >= 1.0 - kappa - 1e-15  # the primal part of the residual
+    nu = r.half_space_weights
+    assert nu is not None and np.linalg.norm(nu) == pytest.approx(1.0, rel=1e-12)
+    assert all(z > 0 for z in exact_margins(B, nu))
+    if mm.optimal:
+        # complementarity on rows 0 and 1, |±w_big + ε·w_small − 1| ≤ κ: half their sum and
+        # difference give |w_small − 1/ε| ≤ κ/ε and |w_big| ≤ κ (2κ for the rounding of κ)
+        assert mm.support_vectors.tolist() == [0, 1]
+        assert abs(mm.weights[small] - 1 / eps) <= 2 * kappa / eps
+        assert abs(mm.weights[big]) <= 2 * kappa
+
+
+def test_a_margin_that_no_column_scaling_enlarges_is_still_proved() -> None:
+    # (1, δ), (−1, δ), (0, 1), (1, 0) with δ = 1e-12: v = (δ/2, 1) has margins
+    # (3δ/2, δ/2, 1, δ/2) > 0, so the rows are strictly separable, with an angular margin
+    # ~δ/2 that no scaling of the columns enlarges (they are at unit scale already) and that is
+    # below NNLS's and HiGHS's resolution on B. No certificate can pass (column 2 has no
+    # cancellation: its entries are all positive, entrywise residual 1); weights are found
+    # (the whitened frame, or the polish of HiGHS's active rows) and proved.
+    d = 1e-12
+    B = np.array([[1.0, d], [-1.0, d], [0.0, 1.0], [1.0, 0.0]])
+    assert all(z > 0 for z in exact_margins(B, np.array([d / 2, 1.0])))
+    r = sep.test_separability(B)
+    assert (r.strictly_separable, r.weakly_separable) == (True, True)
+    assert r.separating_weights is not None and r.certificate is None
+    assert all(z > 0 for z in exact_margins(B, r.separating_weights))
+
+
+def test_independent_rows_are_separated_by_the_solution_of_b_w_equals_1() -> None:
+    # (1, 1), (−1, −1 + δ), δ = 1e-12: independent rows (σ_min ≈ δ/2 far above numpy's rank
+    # threshold), so B·v = 1 is solvable: v = (1 − 2/δ, 2/δ), strictly separable. The rows are
+    # also within δ/4 (entrywise) of u, −u, whose Gordan certificate (1/2, 1/2) would pass
+    # CERTIFICATE_TOLERANCE: the witness is preferred, as rows_independent promises.
+    d = 1e-12
+    B = np.array([[1.0, 1.0], [-1.0, -1.0 + d]])
+    r = sep.test_separability(B)
+    assert r.rows_independent and r.strictly_separable and r.certificate is None
+    assert r.separating_weights is not None
+    assert all(z > 0 for z in exact_margins(B, r.separating_weights))
 
 
 # ---------------------------------------------------------------------------------------

@@ -28,45 +28,54 @@ zero row; with rows of order 1 it is the absolute error a client sees).
 
 Scaling and verification
 ------------------------
-The verdicts and certificates do not change under a positive scaling of the columns,
-``B ↦ B·D`` with D diagonal positive: ``sign(B·D·u) = sign(B·v)`` for ``v = D·u``, and
-``(B·D)ᵀλ = 0 ⟺ Bᵀλ = 0``. ŵ does change (it is the shortest w in the units of B), so it is
-computed on B itself; but a column much smaller than the others (a feature in other units)
-hides the data's margin from a method working on B, which then sees rows that cancel up to that
-column. So:
+The verdicts and certificates do not change when the weights change coordinates, ``B ↦ B·P``
+with P invertible (on the row space of B): ``B·P·u = B·v`` for ``v = P·u``, and
+``(B·P)ᵀλ = 0 ⟺ Bᵀλ = 0``. ŵ does change (it is the shortest w in the units of B), so it is
+computed on B itself; but a column much smaller than the others (a feature in other units), or
+rows that nearly lie in a hyperplane, hide the data's margin from a method working on B, which
+then sees rows that cancel up to that column or that direction. So:
 
 * B is first divided by one power of 2 (``_balancing_exponent``) that centres its row lengths
   on 1: exact, it changes no verdict, certificate or witness and scales ŵ, α and the margin.
-* The least-distance program below runs on B. Whatever it proves (a ŵ whose margins are
-  positive beyond rounding, a certificate that passes the checks below) stands. If it proves
-  nothing, the columns are **equilibrated**, ``B_c = B·D`` with ``D = diag(2^−k_j)`` putting
-  each nonzero column's largest entry in [1/2, 1) (exact: powers of 2), and strict
-  separability is decided on B_c (the least-distance program, then HiGHS). A witness u of B_c
-  is mapped back, ``v = D·u``, and refined into ŵ on B by the exact solves of the polish,
-  started from B_c's support; when that does not reach ``KKT_TOLERANCE``, ``max_margin`` holds
-  ``w = v/min_i(b_i·v)`` (so ``B·w ≥ 1``) with ``optimal = False``: strict separability is
-  proved, ŵ is not found.
-* The weak condition is decided on B_c always (its witness is mapped back and renormalised; its
-  zero margins are zero to rounding relative to the rows of B_c).
+* The least-distance program below runs on B. A ŵ whose margins are proved positive (below)
+  stands; so does a certificate that passes the checks below and is exact to rounding
+  (``_CERTAIN``). Rows that are numerically independent (rank = n) then try ``v = B⁺·1``
+  (B·v = 1: independence implies strict separability).
+* Otherwise strict separability is decided in other **frames**: the **equilibrated** one,
+  ``B_c = B·D`` with ``D = diag(2^−k_j)`` putting each nonzero column's largest entry in
+  [1/2, 1) (exact: powers of 2; B itself when those entries share one power of 2), then the
+  **whitened** one, ``U_r`` from the SVD ``B_c = U·Σ·Vᵀ`` (P = D·V_r·Σ_r⁻¹, orthonormal
+  columns: a margin carried by a direction of small σ becomes as visible as any other), each
+  by the least-distance program; then HiGHS on B_c. A witness u is mapped back, ``v = P·u``,
+  and refined into ŵ on B by the exact solves of the polish, started from the frame's support;
+  when that does not reach ``KKT_TOLERANCE``, ``max_margin`` holds ``w = v/min_i(b_i·v)``
+  (so ``B·w ≥ 1``) with ``optimal = False``: strict separability is proved, ŵ is not found.
+  A certificate that is verified but not ``_CERTAIN`` is returned only when no frame proves a
+  witness.
+* The weak condition is decided on B_c, then (no witness, no ``_CERTAIN`` certificate) on the
+  whitened frame; its witness is mapped back and renormalised, its zero margins are zero to
+  rounding relative to the rows of the frame it was found in.
 * **Every certificate is verified before it is returned**: λ ≥ 0 (Stiemke: every λ_i > 0),
-  Σλ = 1 to rounding, ``residual ≤ CERTIFICATE_TOLERANCE``, and its entrywise residual
+  Σλ = 1 to rounding, ``residual ≤ CERTIFICATE_TOLERANCE``, and its ``entrywise_residual``
   ``max_j |Σ_i λ_i·B_ij| / Σ_i λ_i·|B_ij|`` (0/0 = 0) too. The entrywise residual is the
   smallest ω such that λ is an exact certificate for some B̃ with ``|B̃ − B| ≤ ω·|B|``
   entrywise (Oettli–Prager); it does not change under any positive scaling of rows or columns,
   so a λ that only cancels because a column is tiny fails it (the row-wise ``residual`` does
   not see that: ``(1, ε), (−1, ε)`` with λ = (1/2, 1/2) leaves ε). It is never below the
-  row-wise residual.
+  row-wise residual. So a certificate is exact for data within 1e-10 (entrywise) of B: rows
+  separable only by a smaller margin, e.g. ``(1, 1), (−1, −1 + 1e-15)``, may receive one.
 * **Every separating witness is proved**: ``fl(b_i·w) > 2·m·ε·(|b_i|·|w|)`` for every row, so
   ``b_i·w > 0`` holds in exact arithmetic for the data as given (the rounding of a dot product
   of length m is at most ``γ_m·|b_i|·|w|``, γ_m ≈ m·ε/2).
-* When neither a witness nor a certificate survives (the rows are within rounding of both
-  answers, in every scaling tried), the answer is the state :class:`Unrepresentable` with the
-  reason ``UNDECIDED``, not a guess. A state, not ``SolverFailed``: the solvers did their work
-  and the data, as float64 holds them, do not settle the question; :func:`test_separability`
-  turns it into ``InvalidProblem`` on ``dataset.inputs`` (a 422), and a training run keeps its
-  result with the reason as its ``theory_note``. A linear program that HiGHS itself fails to
-  solve (a status other than optimal, or infeasible where infeasibility is an answer) still
-  raises :class:`~service.core.errors.SolverFailed`.
+* When neither a witness nor a certificate survives (a margin, or a cancellation, below what
+  NNLS and HiGHS resolve in every frame tried: about 1e-7 of the row lengths), the answer is
+  the state :class:`Unrepresentable` with the reason ``UNDECIDED``, not a guess. A state, not
+  ``SolverFailed``: the solvers ran without fault, and a margin that thin is a property of the
+  data (float64 computation cannot settle it here); :func:`test_separability` turns it into
+  ``InvalidProblem`` on ``dataset.inputs`` (a 422 whose message says so), and a training run
+  keeps its result with the reason as its ``theory_note``. A linear program that HiGHS itself
+  fails to solve (a status other than optimal, or infeasible where infeasibility is an answer)
+  still raises :class:`~service.core.errors.SolverFailed`, unless a verified answer is at hand.
 
 Methods
 -------
@@ -79,27 +88,30 @@ working set of rows that grows by the most violated constraints until none is vi
 (constraint generation), so large n costs a few passes of B·w. The answer is then polished by
 an exact solve on its support: ŵ is the minimum-norm solution of ``B_S·w = 1`` on the support
 set S (unique even when the support vectors are linearly dependent), and α the nonnegative
-solution of ``B_Sᵀ·α = ŵ``. When NNLS cannot resolve the margin (``_RESOLUTION``) on B nor on
-B_c, HiGHS decides on B_c: the Gordan LP (λ ≥ 0, Σλ = 1, B̂ᵀλ = 0 on unit rows), then the
-separating LP ``max t s.t. B̂·v ≥ t, −1 ≤ v ≤ 1, t ≤ 1``; each answer is verified as above.
+solution of ``B_Sᵀ·α = ŵ``. When NNLS cannot resolve the margin (``_RESOLUTION``) on B nor in
+the other frames, HiGHS decides on B_c: the Gordan LP (λ ≥ 0, Σλ = 1, B̂ᵀλ = 0 on unit rows),
+then the separating LP ``max t s.t. B̂·v ≥ t, −1 ≤ v ≤ 1, t ≤ 1``; each answer is verified as
+above.
 
 Every tolerance and iteration bound of these methods is a module-level name that says why it
 has its value. A ŵ whose KKT residual exceeds ``KKT_TOLERANCE`` is reported with
 ``optimal = False`` (a state, not an error).
 
 The weak condition is decided by one linear program (scipy's ``linprog``, HiGHS) on the
-nonzero rows of B_c scaled to unit length: maximise ``(Σ_i b_i)·v`` subject to ``B·v ≥ 0`` and
-``−1 ≤ v ≤ 1`` (solved by cutting planes: on a working set of rows grown by the violated
-ones). Its optimum is positive exactly when the data are weakly separable (then v is
-the witness); when it is 0 the LP dual gives ``Bᵀ·(1 + μ) = 0`` with μ ≥ 0, a Stiemke
-certificate, which is then projected exactly onto the null space of Bᵀ; if that does not pass
-the checks, the Stiemke system itself (λ ≥ 1, B̂ᵀλ = 0) is solved by HiGHS and projected. The
-LP is needed only when the data are not strictly separable (strict implies weak).
+nonzero rows of B_c (or of the whitened frame) scaled to unit length: maximise ``(Σ_i b_i)·v``
+subject to ``B·v ≥ 0`` and ``−1 ≤ v ≤ 1`` (solved by cutting planes: on a working set of rows
+grown by the violated ones). Its optimum is positive exactly when the data are weakly
+separable (then v is the witness); when it is 0 the LP dual gives ``Bᵀ·(1 + μ) = 0`` with
+μ ≥ 0, a Stiemke certificate, which is then projected exactly onto the null space of Bᵀ; if
+that does not pass the checks, the Stiemke system itself (λ ≥ 1, B̂ᵀλ = 0) is solved by HiGHS
+and projected. The LP is needed only when the data are not strictly separable (strict implies
+weak).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,6 +133,8 @@ KKT_TOLERANCE = 1e-8
 is at most this (it is typically ~1e-15; rows whose lengths span many orders of magnitude can
 leave 1e-7). Above it ŵ still separates the data, but is not proved the shortest."""
 
+_EPS = float(np.finfo(np.float64).eps)
+
 # Scaling
 _SPAN_EXPONENT = 240
 """Rows are scaled into [2^−240, 2^240]: then ŵ ~ 2^240 and α ~ ŵ² ~ 2^480 at worst per row,
@@ -128,8 +142,8 @@ _SPAN_EXPONENT = 240
 
 # The hard margin: constraint generation on least-distance programming
 _MAX_ROUNDS = 200
-"""Constraint-generation rounds before HiGHS decides: every round adds rows, a handful of
-rounds is usual, and the bound only stops a pathological cycle."""
+"""Constraint-generation rounds before the other frames and HiGHS decide: every round adds rows,
+a handful of rounds is usual, and the bound only stops a pathological cycle."""
 _INITIAL_WORKING_SET_MIN = 16
 """The first working set holds at least this many rows (small problems are solved at once)."""
 _INITIAL_WORKING_FACTOR = 2
@@ -140,8 +154,11 @@ _WORKING_SET_GROWTH_MIN = 8
 rounds of NNLS when n is large."""
 _RESOLUTION = 1e-14
 """−r_{m+1} = 1/(1 + ‖w'‖²) at or below this cannot be told from 0 by NNLS (‖w'‖ ≳ 1e7, an
-angular margin below ~1e-7): the columns are then equilibrated, and HiGHS decides if that does
-not help (``_highs_strict``)."""
+angular margin below ~1e-7): the other frames (equilibrated, whitened) are tried, and HiGHS
+decides if they do not help (``_highs_strict``). The bound is 1e-14·max(1, Σu_i): r = E·u − f
+is computed with an error of a few ε·Σu_i (the columns of E have length 1), and Σu_i reaches
+1/min h_i when the support rows are much longer than the shortest row (a u, −u pair 2300 times
+as long left r = (0, 0, −1e-13), rounding only, which read as w' = 0)."""
 _GENERATION_SLACK = 1e-9
 """A row outside the working set joins it when b̂_i·w' < h_i·(1 − 1e-9): far above the rounding
 of the NNLS solution, so that rows on the boundary (copies of support vectors) are not added
@@ -150,17 +167,26 @@ _WITNESS_MARGIN = 0.5
 """A polished ŵ proves strict separability when min_i b_i·ŵ > 0.5: it should be ≥ 1 up to its
 KKT residual, so a correct ŵ passes with room, while a polish that went astray (a wrong
 support) does not; any positive margin would prove separability exactly."""
+_NNLS_ITERATIONS = 50
+"""scipy's NNLS gets maxiter = 50·(rows + columns) (its default is 3·columns): Lawson–Hanson
+needs a few per column; reaching the limit is not an error (the other frames and HiGHS then
+decide)."""
+
+# Verification, and the frames tried when B itself settles nothing
 _DOT_ROUNDING = 2.0
 """A witness w is proved when ``fl(b_i·w) > 2·m·ε·fl(|b_i|·|w|)`` for every row: the rounding of a
 dot product of length m is at most γ_m·|b_i|·|w| with γ_m ≈ m·ε/2, and the factor 2 (with ε,
 not ε/2) also covers the rounding of ``|b_i|·|w|`` itself."""
-_ACTIVE_SLACK = 1e-6
-"""Weights from HiGHS's separating LP seed the polish with the rows whose margin is within a
-factor 1 + 1e-6 of the smallest: the LP's active rows, the likely support of ŵ (HiGHS's
-feasibility tolerance 1e-7 relative to unit rows, with room)."""
-_NNLS_ITERATIONS = 50
-"""scipy's NNLS gets maxiter = 50·(rows + columns) (its default is 3·columns): Lawson–Hanson
-needs a few per column; reaching the limit is not an error (HiGHS then decides)."""
+_CERTAIN = 1e-13
+"""A certificate whose entrywise residual is at most 1e-13 (~500 ε: the rounding of a solve
+that is not ill-conditioned) is exact to rounding and returned at once. Above it, up to
+``CERTIFICATE_TOLERANCE``, λ may stand for rows that a margin that thin separates, so the other
+frames look for a witness first (proved, it is the exact answer); λ is returned only if none
+is found."""
+_ACTIVE_MARGIN = 1e-6
+"""Weights from HiGHS's separating LP seed the polish with the rows whose margin (unit rows,
+t ≤ 1) is within 1e-6 of the smallest: the LP's active rows, the likely support of ŵ (HiGHS's
+feasibility tolerance is 1e-7, so active rows can differ by that)."""
 
 # Polishing ŵ on its support
 _POLISH_ROUNDS = 8
@@ -231,6 +257,9 @@ class AlternativeCertificate:
     multipliers: Array
     residual: float
     """``‖Bᵀ·λ‖∞ / Σ_i λ_i·‖b_i‖∞`` (0 when both are 0)."""
+    entrywise_residual: float
+    """``max_j |Σ_i λ_i·B_ij| / Σ_i λ_i·|B_ij|``: λ is exact for some B̃ with
+    ``|B̃ − B| ≤ entrywise_residual·|B|`` entrywise; never below ``residual``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,9 +278,11 @@ class HardMargin:
     ``‖ŵ − Bᵀα‖∞/‖ŵ‖∞`` (stationarity), ``max_{α_i>0} |b_i·ŵ − 1|`` (complementarity)."""
     optimal: bool
     """``kkt_residual ≤ KKT_TOLERANCE``: ŵ, the margin, the support and α are the hard-margin
-    solution's. When False (a margin near float resolution, solved by HiGHS without α; rows
-    spanning many orders of magnitude) the weights still separate the data (min_i b_i·ŵ > 0
-    is checked) but are not proved the shortest, so margin and support are estimates."""
+    solution's. When False (a margin near float resolution on B, found on the equilibrated
+    columns or by HiGHS, possibly without α; rows spanning many orders of magnitude) the
+    weights still satisfy B·w ≥ 1 up to ``kkt_residual`` and separate the data (``b_i·w > 0``
+    is proved beyond rounding), but are not proved the shortest, so margin and support are
+    estimates."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,12 +296,15 @@ class Separability:
     rank: int
     rows_independent: bool
     separating_weights: Array | None
-    """Strictly separable: ŵ itself (B·ŵ ≥ 1 > 0). Otherwise None."""
+    """Strictly separable: ``max_margin.weights`` (B·w ≥ 1 > 0; ŵ itself when
+    ``max_margin.optimal``). Otherwise None."""
     half_space_weights: Array | None
     """Weakly separable: a unit ν with B·ν ≥ 0 (to rounding), B·ν ≠ 0. Otherwise None."""
     certificate: AlternativeCertificate | None
     """Gordan (not strictly separable but weakly), Stiemke (not weakly separable)."""
     max_margin: HardMargin | None
+    """Present exactly when strictly separable; ``optimal`` is False when ŵ could not be
+    certified (then it holds proved separating weights with B·w ≥ 1, not proved shortest)."""
     lemma_applies: bool
     """The hypothesis of the proof of the paper's Lemma (§3) holds: B is weakly separable, so
     ∇E(x)·ν < 0 for every x and gradient flow has no bounded trajectory."""
@@ -280,7 +314,8 @@ class Separability:
 @dataclass(frozen=True, slots=True)
 class Unrepresentable:
     """The separability facts of B exist but float64 cannot hold them (the hard-margin
-    weights or multipliers overflow); ``reason`` says why and what to do."""
+    weights or multipliers overflow) or cannot settle them (no witness and no certificate
+    could be verified); ``reason`` says why and what to do."""
 
     reason: str
 
@@ -293,6 +328,13 @@ SPAN_TOO_WIDE = (
 MARGIN_OVERFLOWS = (
     "the hard-margin weights or multipliers of these inputs overflow float64 (the rows' "
     "lengths span too many orders of magnitude, or are all tiny); rescale the inputs"
+)
+UNDECIDED = (
+    "the separability of these inputs could not be decided in float64: no weights were proved "
+    "to separate them and no certificate of the alternative was exact to 1e-10 (entrywise, "
+    "relative), even with the columns rescaled; the margin, or the cancellation, of these rows "
+    "is below what the solvers resolve (about 1e-7 relative): decide in exact arithmetic, or "
+    "move the rows away from the boundary case"
 )
 
 
@@ -321,6 +363,8 @@ def analyse_separability(B: Array) -> Separability | Unrepresentable:
         numerical rank (SVD, numpy's default tolerance); ``rows_independent`` is
         ``rank == n`` (which, for n ≥ 1, implies strict separability: B·v = 1 is solvable).
         ``max_margin.optimal`` says whether ŵ's KKT residual is within ``KKT_TOLERANCE``.
+        Every certificate and witness has been verified (module docstring); when none could
+        be, the answer is ``Unrepresentable(UNDECIDED)``.
 
     Raises
     ------
@@ -339,25 +383,26 @@ def analyse_separability(B: Array) -> Separability | Unrepresentable:
     B = np.ldexp(B, -e)
     rank = numerical_rank(B)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        max_margin, gordan = _hard_margin(B)
-    unit_weights = None
-    if max_margin is not None:
-        unit_weights = max_margin.weights / _norm(max_margin.weights)
-        max_margin = _unscale(max_margin, e)
-        if max_margin is None:
-            return Unrepresentable(MARGIN_OVERFLOWS)
+        strict_facts = _strict_condition(B, rank == n)
+        if strict_facts is None:
+            return Unrepresentable(UNDECIDED)
+        max_margin, certificate = strict_facts
+        half_space: Array | None
+        if max_margin is not None:
+            half_space = max_margin.weights / _norm(max_margin.weights)
+            max_margin = _unscale(max_margin, e)
+            if max_margin is None:
+                return Unrepresentable(MARGIN_OVERFLOWS)
+            weak = True
+        else:
+            weak_facts = _weak_condition(B)
+            if weak_facts is None:
+                return Unrepresentable(UNDECIDED)
+            half_space, stiemke = weak_facts
+            weak = half_space is not None
+            if not weak:
+                certificate = stiemke
     strict = max_margin is not None
-    half_space: Array | None
-    certificate: AlternativeCertificate | None = gordan
-    if strict:
-        assert max_margin is not None
-        half_space = unit_weights
-        weak = True
-    else:
-        half_space, stiemke = _weak_condition(B)
-        weak = half_space is not None
-        if not weak:
-            certificate = stiemke
     return Separability(
         n=n,
         m=m,
@@ -388,6 +433,77 @@ def _balancing_exponent(B: Array) -> int | None:
     if (scaled_top < 2.0**-_SPAN_EXPONENT).any() or (scaled_top > 2.0**_SPAN_EXPONENT).any():
         return None
     return e
+
+
+def _column_exponents(B: Array) -> NDArray[np.int64]:
+    """k with the largest entry of every nonzero column of ``B·diag(2^−k)`` in [1/2, 1).
+
+    A zero column takes the exponent of the largest column: any exponent leaves it zero, and
+    this one keeps the scaling uniform when the other columns agree. A uniform k is returned
+    as 0: a power of 2 common to all columns changes nothing that is computed on unit rows,
+    and B then serves as its own equilibrated frame, without a copy.
+    """
+    top = np.maximum(B.max(axis=0), -B.min(axis=0))  # max |B_ij| without a copy of |B|
+    nonzero = top > 0.0
+    exponents: NDArray[np.int64] = np.asarray(np.frexp(top)[1], dtype=np.int64)
+    if not nonzero.any():
+        return np.zeros(B.shape[1], dtype=np.int64)
+    exponents[~nonzero] = exponents[int(np.argmax(top))]
+    if (exponents == exponents[0]).all():
+        exponents[:] = 0
+    return exponents
+
+
+def _times_d(X: Array, k: NDArray[np.int64]) -> Array:
+    """``X·D`` for a matrix, ``D·X`` for a vector, with ``D = diag(2^−k)``: exact (powers of 2)
+    unless an entry underflows."""
+    if not k.any():
+        return X
+    if np.all(np.abs(k) < 1000):  # 2^−k is a float: a product, several times faster
+        return np.asarray(X * np.ldexp(1.0, -k), dtype=np.float64)
+    return np.asarray(np.ldexp(X, -k), dtype=np.float64)
+
+
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """B in other coordinates of the weights: ``M = B·P`` with ``P = diag(2^−k)·T``, so that
+    ``M·u = B·(P·u)`` and, P being invertible on the row space, ``Mᵀλ = 0 ⟺ Bᵀλ = 0``: M has
+    the verdicts and the certificates of B, and its witnesses map back by v = P·u. (Rounding,
+    and the singular values the whitening drops, make that approximate: whatever is found in
+    a frame is verified on B.)"""
+
+    M: Array
+    k: NDArray[np.int64]
+    T: Array | None
+    """None for the identity (the equilibrated frame, ``M = B·diag(2^−k)`` exactly)."""
+
+    @staticmethod
+    def equilibrated(B: Array, k: NDArray[np.int64]) -> _Frame:
+        """``B_c = B·diag(2^−k)``: every nonzero column's largest entry in [1/2, 1), or B
+        itself when k = 0 (``_column_exponents``: those entries share one power of 2)."""
+        return _Frame(_times_d(B, k), k, None)
+
+    @staticmethod
+    def whitened(frame: _Frame) -> _Frame | None:
+        """``U_r`` from the thin SVD ``B_c = U·Σ·Vᵀ`` (T = V_r·Σ_r⁻¹, r the numerical rank,
+        numpy's threshold): orthonormal columns, so that a margin that only a direction of
+        small σ carries (rows nearly in a hyperplane, not along an axis) is as visible as any
+        other. None when B_c is 0 (or the SVD fails)."""
+        n, m = frame.M.shape
+        try:
+            U, sigma, Vt = np.linalg.svd(frame.M, full_matrices=False)
+        except np.linalg.LinAlgError:  # LAPACK did not converge: one frame fewer to try
+            return None
+        if sigma.size == 0 or sigma[0] == 0.0:
+            return None
+        r = int(np.count_nonzero(sigma > sigma[0] * max(n, m) * _EPS))
+        W = np.ascontiguousarray(U[:, :r])
+        W[~frame.M.any(axis=1)] = 0.0  # zero rows stay exactly zero, not rounding noise
+        return _Frame(W, frame.k, Vt[:r].T / sigma[:r])
+
+    def weights(self, u: Array) -> Array:
+        """v = P·u: weights of B from weights u of M."""
+        return _times_d(u if self.T is None else self.T @ u, self.k)
 
 
 def _unscale(mm: HardMargin, e: int) -> HardMargin | None:
@@ -452,6 +568,69 @@ def numerical_rank(B: Array) -> int:
     return int(np.linalg.matrix_rank(B))
 
 
+def _entrywise_residual(B: Array, lam: Array) -> float:
+    """``max_j |Σ_i λ_i·B_ij| / Σ_i λ_i·|B_ij|`` (0/0 = 0) for λ ≥ 0: the smallest ω with
+    ``(B + Δ)ᵀλ = 0`` for some ``|Δ| ≤ ω·|B|`` entrywise; unchanged by positive scalings of
+    the rows (with λ) or the columns of B."""
+    # λ_i·B_ij, not the rows scaled: a product of a normalised λ_i ≤ 1 and a row-balanced entry
+    # neither overflows nor, for the entries that matter, underflows. Only the support of λ
+    # counts (at most m + 1 rows for a Gordan certificate from NNLS).
+    if not lam.all():
+        support = np.flatnonzero(lam)
+        B, lam = B[support], lam[support]
+    cancelled = np.abs(B.T @ lam)
+    size = np.abs(B).T @ lam
+    if not (np.isfinite(cancelled).all() and np.isfinite(size).all()):
+        return math.inf
+    if (cancelled[size == 0.0] > 0.0).any():
+        return math.inf
+    used = size > 0.0
+    return float(np.max(cancelled[used] / size[used])) if used.any() else 0.0
+
+
+def _certify(B: Array, lam: Array, kind: CertificateKind) -> AlternativeCertificate | None:
+    """λ normalised to Σλ = 1 as a certificate of ``kind``, or None if it is not one.
+
+    Checked from the definition: λ finite and ≥ 0 (Stiemke: every λ_i > 0), Σλ = 1 to the
+    rounding of a sum of n terms, and both the residual and the entrywise residual at most
+    ``CERTIFICATE_TOLERANCE``. Every certificate this module returns has passed here.
+    """
+    lam = np.asarray(lam, dtype=np.float64)
+    if lam.shape != (B.shape[0],) or not np.isfinite(lam).all():
+        return None
+    total = float(lam.sum())
+    if not (0.0 < total < math.inf):
+        return None
+    lam = lam / total
+    positive = lam.min() > 0.0 if kind is CertificateKind.STIEMKE else lam.min() >= 0.0
+    if not positive or abs(float(lam.sum()) - 1.0) > lam.size * _EPS:
+        return None
+    residual = _certificate_residual(B, lam)
+    if not residual <= CERTIFICATE_TOLERANCE:  # also rejects NaN
+        return None
+    entrywise = _entrywise_residual(B, lam)
+    if not entrywise <= CERTIFICATE_TOLERANCE:
+        return None
+    return AlternativeCertificate(kind, lam, residual, entrywise)
+
+
+def _proves_strict(B: Array, w: Array, norms: Array | None = None) -> bool:
+    """Whether ``b_i·w > 0`` for every row in exact arithmetic: ``fl(b_i·w)`` exceeds its
+    rounding bound ``_DOT_ROUNDING·m·ε·|b_i|·|w|`` (``_DOT_ROUNDING``).
+
+    With ``norms`` (the row lengths) the cheap bound ``|b_i|·|w| ≤ ‖b_i‖·‖w‖`` is tried first.
+    """
+    if not np.isfinite(w).all():
+        return False
+    z = B @ w
+    if not (np.isfinite(z).all() and z.min() > 0.0):
+        return False
+    gamma = _DOT_ROUNDING * B.shape[1] * _EPS
+    if norms is not None and (z > gamma * norms * _norm(w)).all():
+        return True
+    return bool((z > gamma * (np.abs(B) @ np.abs(w))).all())
+
+
 def _certificate_residual(B: Array, lam: Array) -> float:
     """``‖Bᵀλ‖∞ / Σ_i λ_i·‖b_i‖∞``, computed on rows scaled by their largest entry."""
     top = np.max(np.abs(B), axis=1)
@@ -467,14 +646,113 @@ def _certificate_residual(B: Array, lam: Array) -> float:
 # Strict separability and the hard margin: least-distance programming by constraint generation
 
 
+def _strict_condition(
+    B: Array, independent: bool
+) -> tuple[HardMargin | None, AlternativeCertificate | None] | None:
+    """ŵ (or proved separating weights, ``optimal = False``) or a verified Gordan
+    certificate, exactly one not None; None when neither could be verified.
+
+    B first (ŵ is not invariant under column scaling), then least-distance programming on
+    the equilibrated and on the whitened frames, then HiGHS (module docstring, *Scaling and
+    verification*). When the rows are numerically ``independent`` and B alone did not find ŵ,
+    ``v = B⁺·1`` (B·v = 1) is tried as a witness first. A certificate that is not
+    ``_CERTAIN`` is returned only when no frame proves a witness.
+    """
+    max_margin, gordan = _hard_margin(B)
+    if max_margin is not None:
+        return max_margin, None
+    if independent:
+        v = np.asarray(np.linalg.lstsq(B, np.ones(B.shape[0]), rcond=None)[0], dtype=np.float64)
+        found = _separating_weights(B, v, np.ones(B.shape[0]))
+        if found is not None:
+            return found, None
+    if gordan is not None and _is_certain(gordan):
+        return None, gordan
+    k = _column_exponents(B)
+    equilibrated = _Frame.equilibrated(B, k)
+    for frame in _other_frames(equilibrated, uniform=not k.any()):  # else B_c is B
+        scaled, found_gordan = _hard_margin(frame.M)
+        if scaled is not None:
+            found = _separating_weights(B, frame.weights(scaled.weights), scaled.multipliers)
+            if found is not None:
+                return found, None
+        if found_gordan is not None:
+            certificate = _certify(B, found_gordan.multipliers, CertificateKind.GORDAN)
+            gordan = _more_certain(gordan, certificate)
+            if gordan is not None and _is_certain(gordan):
+                return None, gordan
+    found, certificate = _highs_strict(B, equilibrated, settled=gordan is not None)
+    if found is not None:
+        return found, None
+    gordan = _more_certain(gordan, certificate)
+    return None if gordan is None else (None, gordan)
+
+
+def _other_frames(equilibrated: _Frame, *, uniform: bool) -> Iterator[_Frame]:
+    """The equilibrated frame (unless it is B itself: ``uniform``), then the whitened one,
+    whose SVD is computed only if the first did not settle the question."""
+    if not uniform:
+        yield equilibrated
+    whitened = _Frame.whitened(equilibrated)
+    if whitened is not None:
+        yield whitened
+
+
+def _is_certain(certificate: AlternativeCertificate) -> bool:
+    """Whether the certificate is exact to rounding (``_CERTAIN``), not merely within
+    ``CERTIFICATE_TOLERANCE``."""
+    return certificate.entrywise_residual <= _CERTAIN
+
+
+def _more_certain(
+    a: AlternativeCertificate | None, b: AlternativeCertificate | None
+) -> AlternativeCertificate | None:
+    """Of two verified certificates (or None), the one with the smaller entrywise residual."""
+    if a is None or b is None:
+        return a if b is None else b
+    return a if a.entrywise_residual <= b.entrywise_residual else b
+
+
+def _separating_weights(B: Array, v: Array, seed: Array) -> HardMargin | None:
+    """The best hard margin of B from candidate weights v and a guess at the support
+    (``seed > 0``); None when neither v nor its polish is proved to separate B.
+
+    If proved, v/min_i(b_i·v) satisfies B·w ≥ 1 and is reported with α = 0 (not proved
+    optimal) unless the polish, started on the support of ``seed``, finds (w, α) with a smaller
+    KKT residual whose margins are proved positive too. When v proves nothing the polish's
+    answer alone can stand.
+    """
+    n = B.shape[0]
+    norms = row_norms(B)
+    if not (np.isfinite(v).all() and v.any()):
+        return None
+    plain = None
+    smallest = float(np.min(B @ v))
+    if smallest > 0.0:
+        w = v / smallest
+        if _proves_strict(B, w, norms):  # the weights returned, rounded as they are
+            plain = _kkt(B, w, np.zeros(n))
+            v = w
+    if not (seed > 0.0).any():
+        return plain
+    # The polish solves on the support of seed, so it may prove separation where v did not
+    # (an LP solution whose margins HiGHS left within its tolerance of 0).
+    best = _polish(B, norms, float(norms.min()), v, seed, initial=plain)
+    if best is plain or not _proves_strict(B, best.weights, norms):
+        return plain
+    return best
+
+
 def _hard_margin(B: Array) -> tuple[HardMargin | None, AlternativeCertificate | None]:
-    """ŵ and its KKT data, or a Gordan certificate; exactly one is not None."""
+    """ŵ and its KKT data, or a verified Gordan certificate, at most one not None; both None
+    when least-distance programming proves neither (a margin below ``_RESOLUTION``, or NNLS's
+    iteration limit)."""
     n, m = B.shape
     zero_rows = np.flatnonzero(~B.any(axis=1))
     if zero_rows.size:  # 0·v = 0 is never > 0: λ = e_i
         lam = np.zeros(n)
         lam[zero_rows[0]] = 1.0
-        return None, AlternativeCertificate(CertificateKind.GORDAN, lam, 0.0)
+        return None, _certify(B, lam, CertificateKind.GORDAN)
     # Least-distance programming on unit rows: b̂_i·w' ≥ h_i with h_i = c/‖b_i‖ ∈ (0, 1] and
     # c the shortest row's length, so that ŵ = w'/c. Then ‖w'‖ ≥ 1, and ‖w'‖ is large only
     # when the angular margin is small; the columns (b̂_i, h_i) of E all have length in [1, √2].
@@ -498,7 +776,7 @@ def _hard_margin(B: Array) -> tuple[HardMargin | None, AlternativeCertificate | 
         u = u_unit / lengths[working]
         # −r_{m+1} = 1/(1 + ‖w'‖²): below _RESOLUTION the angular margin is below ~1e-7 and
         # NNLS cannot tell it from 0.
-        if -r[m] > _RESOLUTION:
+        if -r[m] > _RESOLUTION * max(1.0, float(u_unit.sum())) and r[:m].any():
             w = -r[:m] / r[m]
             z = unit @ w  # b_i·ŵ = z_i/h_i
             fresh = np.flatnonzero((z < h * (1.0 - _GENERATION_SLACK)) & ~in_working)
@@ -513,13 +791,14 @@ def _hard_margin(B: Array) -> tuple[HardMargin | None, AlternativeCertificate | 
             with np.errstate(over="ignore"):
                 alpha[working] = u / -r[m] / c / norms[working]
             best = _polish(B, norms, c, w / c, alpha)
-            if float(np.min(B @ best.weights)) > _WITNESS_MARGIN:  # strict separability
+            z = B @ best.weights
+            if float(np.min(z)) > _WITNESS_MARGIN and _proves_strict(B, best.weights, norms):
                 return best, None
         gordan = _gordan_from(B, working, u * h[working])  # Σ u_i·h_i·b_i/c = 0
         if gordan is not None:
             return None, gordan
         break
-    return _fallback_gordan(B)
+    return None, None
 
 
 def _initial_working_set(unit: Array) -> NDArray[np.int64]:
@@ -572,10 +851,7 @@ def _gordan_from(
     exact = _exact_on_support(B, lam)
     if exact is None:
         return None
-    residual = _certificate_residual(B, exact)
-    if residual > CERTIFICATE_TOLERANCE:
-        return None
-    return AlternativeCertificate(CertificateKind.GORDAN, exact, residual)
+    return _certify(B, exact, CertificateKind.GORDAN)
 
 
 def _exact_on_support(B: Array, lam: Array) -> Array | None:
@@ -597,15 +873,25 @@ def _exact_on_support(B: Array, lam: Array) -> Array | None:
     return out
 
 
-def _polish(B: Array, norms: Array, c: float, w0: Array, alpha0: Array) -> HardMargin:
+def _polish(
+    B: Array,
+    norms: Array,
+    c: float,
+    w0: Array,
+    alpha0: Array,
+    *,
+    initial: HardMargin | None = None,
+) -> HardMargin:
     """Refine (w, α) by exact solves on the support set; the best KKT residual wins.
 
     On a support S, ŵ is the minimum-norm solution of ``B_S·w = 1`` (solved with the rows
     scaled to unit length, which leaves the solution unchanged and the conditioning better)
     and α_S the nonnegative least-squares solution of ``B_Sᵀ·α_S = ŵ``. Rows that the new w
     violates join S, rows with α_i = 0 leave it, for a few rounds (an active-set refinement).
+    The first support is that of α0; ``initial`` is the candidate to beat (default (w0, α0),
+    which ``initial`` replaces when α0 is only a guess at the support).
     """
-    best = _kkt(B, w0, alpha0)
+    best = _kkt(B, w0, alpha0) if initial is None else initial
     alpha = alpha0
     for _ in range(_POLISH_ROUNDS):
         if best.kkt_residual <= _POLISHED or not (0.0 < alpha.max() < math.inf):
@@ -629,7 +915,11 @@ def _polish(B: Array, norms: Array, c: float, w0: Array, alpha0: Array) -> HardM
         violated = np.flatnonzero(below)
         if violated.size == 0 and candidate.kkt_residual >= best.kkt_residual:
             break
-        # Rows that w violates enter with a small multiplier, to be sized by the next solve.
+        # The most violated rows (as many as a round of constraint generation adds) enter with
+        # a small multiplier, to be sized by the next solve: all of them could be thousands
+        # when the polish starts from a poor support, and NNLS's cost grows with its columns.
+        grow = max(_WORKING_SET_GROWTH_MIN, B.shape[1] + 1)
+        violated = violated[np.argsort(z[violated], kind="stable")[:grow]]
         alpha[violated] = _ENTRY_MULTIPLIER * max(float(alpha.max()), _MULTIPLIER_FLOOR)
     return best
 
@@ -652,19 +942,24 @@ def _kkt(B: Array, w: Array, alpha: Array) -> HardMargin:
     )
 
 
-def _fallback_gordan(B: Array) -> tuple[HardMargin | None, AlternativeCertificate | None]:
-    """Constraint generation did not settle (a margin near float resolution): decide with
-    HiGHS, and report what it finds with its honest residuals.
+def _highs_strict(
+    B: Array, frame: _Frame, *, settled: bool
+) -> tuple[HardMargin | None, AlternativeCertificate | None]:
+    """Least-distance programming did not settle (a margin near float resolution in every
+    frame): decide on B_c (``frame``) with HiGHS, and keep only what is verified.
 
-    The Gordan LP (λ ≥ 0, Σλ = 1, Bᵀλ = 0 on unit rows) is solved; if it is feasible its λ,
-    made exact on its support where possible, is the certificate. If it is infeasible the
-    data are strictly separable, and the LP ``max t s.t. B̂·v ≥ t, −1 ≤ v ≤ 1, t ≤ 1`` gives
-    weights w = v/min(B·v) with B·w ≥ 1; they are reported with α = 0, so their KKT residual
-    says they are not proved optimal.
+    The Gordan LP (λ ≥ 0, Σλ = 1, B̂ᵀλ = 0 on the unit rows of B_c) is solved; its λ, made
+    exact on its support where possible, is returned if it passes :func:`_certify` on B and
+    is ``_CERTAIN``. Otherwise the LP ``max t s.t. B̂·v ≥ t, −1 ≤ v ≤ 1, t ≤ 1`` gives
+    weights D·v, polished from the LP's active rows (``_ACTIVE_MARGIN``); they, or their
+    polish, stand if proved to separate B. Else the certificate, if any, is returned; both
+    None when nothing stands (HiGHS's tolerance of 1e-7 hides smaller margins). ``settled``:
+    the caller holds a verified certificate already, so a failed LP here is not fatal.
     """
     n, m = B.shape
-    scale = row_norms(B)
-    Bn = B / scale[:, None]
+    Bc = frame.M
+    scale = row_norms(Bc)
+    Bn = Bc / scale[:, None]
     res = linprog(
         np.zeros(n),
         A_eq=np.vstack([Bn.T, np.ones(n)]),
@@ -672,14 +967,19 @@ def _fallback_gordan(B: Array) -> tuple[HardMargin | None, AlternativeCertificat
         bounds=(0, None),
         method="highs",
     )
+    failures = []
+    certificate = None
     if res.status == 0:
         raw = np.maximum(np.asarray(res.x, dtype=np.float64), 0.0) * (scale.min() / scale)
         raw /= raw.sum()
-        exact = _exact_on_support(B, raw)
-        lam = raw if exact is None else exact
-        return None, AlternativeCertificate(
-            CertificateKind.GORDAN, lam, _certificate_residual(B, lam)
-        )
+        for lam in (_exact_on_support(Bc, raw), raw):
+            certificate = None if lam is None else _certify(B, lam, CertificateKind.GORDAN)
+            if certificate is not None:
+                break
+        if certificate is not None and _is_certain(certificate):
+            return None, certificate
+    elif res.status != 2:  # 2: infeasible, an answer (no Gordan λ: strictly separable)
+        failures.append(f"the Gordan LP ended with status {res.status}: {res.message}")
     res = linprog(
         np.r_[np.zeros(m), -1.0],
         A_ub=np.hstack([-Bn, np.ones((n, 1))]),
@@ -687,32 +987,64 @@ def _fallback_gordan(B: Array) -> tuple[HardMargin | None, AlternativeCertificat
         bounds=[(-1.0, 1.0)] * m + [(None, 1.0)],
         method="highs",
     )
-    v = np.asarray(res.x[:m], dtype=np.float64) if res.status == 0 else np.zeros(m)
-    z = B @ v
-    if z.min() > 0.0:
-        return _kkt(B, v / z.min(), np.zeros(n)), None
-    # HiGHS contradicts itself: no Gordan λ, yet no separating v. Neither answer is proved,
-    # and a result without both would break the contract of Separability.
-    raise SolverFailed(  # pragma: no cover - not seen; kept as the honest outcome
-        "HiGHS",
-        "the Gordan LP of the strict-separability test found no certificate, and the "
-        f"separating LP no separating weights (status {res.status}: {res.message})",
-    )
+    if res.status == 0:
+        u = np.asarray(res.x[:m], dtype=np.float64)
+        z = Bn @ u
+        active = (z <= z.min() + _ACTIVE_MARGIN).astype(np.float64)
+        found = _separating_weights(B, frame.weights(u), active)
+        if found is not None:
+            return found, None
+    else:
+        failures.append(f"the separating LP ended with status {res.status}: {res.message}")
+    if failures and certificate is None and not settled:
+        # No verified answer, and HiGHS did not solve one of its LPs (both are feasible or
+        # infeasible by construction, and bounded): a fault of the solver, not an undecided B.
+        raise SolverFailed("HiGHS", "strict-separability test: " + "; ".join(failures))
+    return None, certificate
 
 
 # ----------------------------------------------------------------------------------------
 # The weak condition (Stiemke): one LP on the unit-scaled nonzero rows
 
 
-def _weak_condition(B: Array) -> tuple[Array | None, AlternativeCertificate | None]:
-    """A unit ν with B·ν ≥ 0, B·ν ≠ 0, or a Stiemke certificate; exactly one is not None."""
-    n, m = B.shape
-    norms = row_norms(B)
+def _weak_condition(B: Array) -> tuple[Array | None, AlternativeCertificate | None] | None:
+    """A unit ν with B·ν ≥ 0, B·ν ≠ 0, or a verified Stiemke certificate, exactly one not
+    None; None when no witness is found and no certificate passes :func:`_certify`.
+
+    Decided on B_c = B·diag(2^−k) (``_column_exponents``), then, if that gives no witness and
+    no ``_CERTAIN`` certificate, on the whitened frame; witnesses are mapped back (ν ∝ P·u),
+    certificates checked on B.
+    """
+    n = B.shape[0]
+    equilibrated = _Frame.equilibrated(B, _column_exponents(B))
+    if not equilibrated.M.any():  # B·v = 0 for every v
+        return None, _certify(B, np.full(n, 1.0 / n), CertificateKind.STIEMKE)
+    facts = _weak_in(B, equilibrated)
+    if facts is not None and (facts[1] is None or _is_certain(facts[1])):
+        return facts
+    whitened = _Frame.whitened(equilibrated)
+    settled = facts is not None  # a certificate, not _CERTAIN: a failed LP is not fatal now
+    again = None if whitened is None else _weak_in(B, whitened, settled=settled)
+    if again is not None and again[0] is not None:
+        return again
+    stiemke = _more_certain(
+        None if facts is None else facts[1], None if again is None else again[1]
+    )
+    return None if stiemke is None else (None, stiemke)
+
+
+def _weak_in(
+    B: Array, frame: _Frame, *, settled: bool = False
+) -> tuple[Array | None, AlternativeCertificate | None] | None:
+    """The half-space LP on the unit nonzero rows of ``frame.M`` (not 0), by cutting planes:
+    its witness mapped back to B, or a Stiemke certificate from its duals (or from Stiemke's
+    system) verified on B; None when neither stands. HiGHS failing on the LP raises
+    ``SolverFailed``, unless the caller has ``settled`` the question already (then None)."""
+    M = frame.M
+    n, m = M.shape
+    norms = row_norms(M)
     nonzero = np.flatnonzero(norms > 0.0)
-    if nonzero.size == 0:  # B·v = 0 for every v
-        lam = np.full(n, 1.0 / n)
-        return None, AlternativeCertificate(CertificateKind.STIEMKE, lam, 0.0)
-    Bn = B[nonzero] / norms[nonzero, None]
+    Bn = M[nonzero] / norms[nonzero, None]
     c = Bn.sum(axis=0)
     # Cutting planes: the LP on a working set of rows, grown by the most violated ones until
     # its solution satisfies every row (then it solves the full LP, a restriction of it).
@@ -728,6 +1060,8 @@ def _weak_condition(B: Array) -> tuple[Array | None, AlternativeCertificate | No
             # The LP is feasible (v = 0) and bounded (the box), so only HiGHS itself can fail
             # (numerical trouble, an internal limit); no state of the result can stand for
             # an undecided weak condition, so the computation stops here.
+            if settled:
+                return None
             raise SolverFailed(
                 "HiGHS",
                 f"the half-space LP of the weak-separability test (max (Σ b̂_i)·v subject to "
@@ -740,32 +1074,40 @@ def _weak_condition(B: Array) -> tuple[Array | None, AlternativeCertificate | No
         grow = _LP_GROWTH_FACTOR * (m + 1)
         working[fresh[np.argsort(z[fresh], kind="stable")[:grow]]] = True
     v = np.asarray(res.x, dtype=np.float64)
-    nu = _half_space_witness(B, v)
+    nu = _half_space_witness(M, v)
     if nu is not None:
-        return nu, None
+        nu = frame.weights(nu)  # B·(P·u) = M·u (exactly in the equilibrated frame)
+        scale = _norm(nu)
+        return (nu / scale, None) if 0.0 < scale < math.inf else None
     # Optimum 0: HiGHS's duals μ ≥ 0 for −Bn·v ≤ 0 give Bnᵀ(1 + μ) = 0 (Stiemke).
     mu = np.zeros(nonzero.size)
     mu[rows] = np.abs(np.asarray(res.ineqlin.marginals, dtype=np.float64))
+    certificate = _stiemke_from(B, M, nonzero, norms, 1.0 + mu)
+    if certificate is not None:
+        return None, certificate
+    # The duals were too rough: solve Stiemke's system itself, λ ≥ 1 with Bnᵀλ = 0.
+    res = linprog(
+        np.ones(nonzero.size), A_eq=Bn.T, b_eq=np.zeros(m), bounds=(1.0, None), method="highs"
+    )
+    if res.status != 0:
+        return None  # the LP's optimum 0 was within HiGHS's tolerance of a positive one
+    certificate = _stiemke_from(B, M, nonzero, norms, np.asarray(res.x, dtype=np.float64))
+    return None if certificate is None else (None, certificate)
+
+
+def _stiemke_from(
+    B: Array, M: Array, nonzero: NDArray[np.int64], norms: Array, unit_lam: Array
+) -> AlternativeCertificate | None:
+    """A Stiemke certificate of B, verified, from λ ≥ 1 with ``M̂ᵀλ ≈ 0`` on the unit nonzero
+    rows of M (a frame of B; ``norms`` their lengths), projected onto the null space of Mᵀ;
+    or None."""
+    n = B.shape[0]
     lam = np.zeros(n)
-    lam[nonzero] = (1.0 + mu) * (norms[nonzero].min() / norms[nonzero])
-    zero = np.setdiff1d(np.arange(n), nonzero)
+    lam[nonzero] = unit_lam * (norms[nonzero].min() / norms[nonzero])
+    zero = np.ones(n, dtype=bool)
+    zero[nonzero] = False
     lam[zero] = lam[nonzero].min()  # any positive value: the zero rows add nothing to Bᵀλ
-    lam = _project_positive(B, lam)
-    if lam.min() <= 0.0 or _certificate_residual(B, lam) > CERTIFICATE_TOLERANCE:
-        # The duals were too rough: solve Stiemke's system itself, λ ≥ 1 with Bnᵀλ = 0.
-        res = linprog(
-            np.ones(nonzero.size),
-            A_eq=Bn.T,
-            b_eq=np.zeros(m),
-            bounds=(1.0, None),
-            method="highs",
-        )
-        if res.status == 0:
-            lam = np.zeros(n)
-            lam[nonzero] = np.asarray(res.x) * (norms[nonzero].min() / norms[nonzero])
-            lam[zero] = lam[nonzero].min()
-            lam = _project_positive(B, lam)
-    return None, AlternativeCertificate(CertificateKind.STIEMKE, lam, _certificate_residual(B, lam))
+    return _certify(B, _project_positive(M, lam), CertificateKind.STIEMKE)
 
 
 def _half_space_witness(B: Array, v: Array) -> Array | None:
@@ -795,14 +1137,25 @@ def _project_positive(B: Array, lam: Array) -> Array:
 
     λ ← λ − B·G⁺·Bᵀλ with G = BᵀB (m×m), repeated: each pass is iterative refinement of the
     normal equations and costs two products with B; a least-squares solve by SVD decides if
-    the passes do not bring ‖Bᵀλ‖ down to rounding (B very ill-conditioned).
+    the passes do not bring ‖Bᵀλ‖ down to rounding (B very ill-conditioned). The SVD's answer
+    replaces the passes' only if it stays positive and cancels better: when B is nearly but not
+    exactly rank-deficient (σ_min ~ 1e-12·σ_max), the passes (whose pseudo-inverse drops σ_min)
+    give the certificate up to σ_min, while the SVD keeps σ_min and projects λ onto {0}.
     """
-    scale = float(np.max(np.abs(B))) * float(np.sum(np.abs(lam)))
+    top = float(np.max(np.abs(B)))
     G_pinv = np.linalg.pinv(B.T @ B, hermitian=True)
     for _ in range(_REFINEMENT_PASSES):
         lam = lam - B @ (G_pinv @ (B.T @ lam))
-    if float(np.max(np.abs(B.T @ lam))) > _PROJECTION_RESIDUAL * scale:
+    cancelled = float(np.max(np.abs(B.T @ lam)))
+    if cancelled > _PROJECTION_RESIDUAL * top * float(np.sum(np.abs(lam))):
+        refined = lam
         for _ in range(_LSTSQ_PASSES):
-            lam = lam - B @ np.linalg.lstsq(B, lam, rcond=None)[0]
+            refined = refined - B @ np.linalg.lstsq(B, refined, rcond=None)[0]
+        size = float(np.sum(np.abs(refined)))
+        better = float(np.max(np.abs(B.T @ refined))) * float(np.sum(np.abs(lam))) < (
+            cancelled * size
+        )
+        if refined.min() > 0.0 and better:
+            lam = refined
     out: Array = lam / lam.sum()
     return out

@@ -89,6 +89,12 @@ def predict_theory(
             "the data are not strictly separable, so there is no hard-margin solution ŵ and "
             "no log_rate is predicted"
         )
+    elif not facts.max_margin.optimal:
+        explanation = (
+            "the data are strictly separable, but the hard-margin solution ŵ could not be "
+            "certified optimal (its KKT residual exceeds the tolerance: badly scaled inputs), "
+            "so no log_rate is predicted from it"
+        )
     else:
         predicted = facts.max_margin.weights / k
         explanation = (
