@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from service.core.analysis.separability import Unrepresentable
 from service.core.analysis.theory import predict_theory
 from service.core.engine.descent import run_descent
 from service.core.engine.run import RunResult, StopRules
@@ -127,3 +128,20 @@ def test_logistic_follows_w_hat_over_2() -> None:
     )
     angle, ratio = angle_and_ratio(W_HAT / 2, fitted_log_rate(result, decades=1))
     assert angle < 5.0 and abs(ratio - 1.0) < 0.10
+
+
+def test_no_rate_is_predicted_from_a_hard_margin_not_certified_optimal() -> None:
+    from dataclasses import replace
+
+    from service.core.analysis.separability import analyse_separability
+    from service.core.analysis.theory import TheoryReport, predict_theory
+
+    problem = build_problem([[1.0, 0.5], [0.3, -1.0]], [1, -1], get_activation("tanh"))
+    facts = analyse_separability(problem.B)
+    assert not isinstance(facts, Unrepresentable) and facts.max_margin is not None
+    certified = predict_theory(problem, separability=facts)
+    assert isinstance(certified, TheoryReport) and certified.predicted_log_rate is not None
+    uncertified = replace(facts, max_margin=replace(facts.max_margin, optimal=False))
+    theory = predict_theory(problem, separability=uncertified)
+    assert isinstance(theory, TheoryReport) and theory.predicted_log_rate is None
+    assert "could not be certified optimal" in theory.prediction_explanation
