@@ -19,8 +19,9 @@ from service.settings import Settings
 
 
 @pytest.fixture(scope="module")
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app(Settings())) as c:
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    data = tmp_path_factory.mktemp("data")  # the studies' database, apart from the checkout's
+    with TestClient(create_app(Settings(data_dir=str(data)))) as c:
         wait_until_ready(c)
         yield c
 

@@ -174,3 +174,27 @@ FIGURE_MINIMA_EXAMPLES: dict[str, Example] = {
         },
     },
 }
+
+
+STUDY_EXAMPLES: dict[str, Example] = {
+    "rate_and_start": {
+        "summary": "The paper's Figure 2 case over learning rates and starts",
+        "description": "Inputs 1 and 3 with targets +1 and −1 (tanh): a finite (global) minimum "
+        "left of a maximum and a minimum at +∞ right of it. Nine runs, three learning rates "
+        "(0.01 to 1, log-spaced) by three seeds; the summary counts the verdicts, overall and "
+        "per axis value.",
+        "value": {
+            "kind": "sweep",
+            "name": "Figure 2: rate and start",
+            "base": {
+                "dataset": {"inputs": [[1.0], [3.0]], "targets": [1, -1]},
+                "steps": 10000,
+                "record": {"points": 50},
+            },
+            "grid": {
+                "learning_rate": {"log_range": [0.01, 1.0, 3]},
+                "seed": {"range": [0, 3]},
+            },
+        },
+    },
+}

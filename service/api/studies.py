@@ -14,6 +14,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from starlette.exceptions import HTTPException
 
+from service.api.examples import STUDY_EXAMPLES
 from service.api.mapping import row_response, study_response
 from service.api.problems import PROBLEM_RESPONSES
 from service.schemas.studies import (
@@ -66,7 +67,9 @@ def _found(view: StudyView | None, study_id: str) -> StudyView:
                **PROBLEM_RESPONSES},
 )  # fmt: skip
 def submit_study(
-    body: Annotated[StudyRequest, Body()], request: Request, response: Response
+    body: Annotated[StudyRequest, Body(openapi_examples=STUDY_EXAMPLES)],
+    request: Request,
+    response: Response,
 ) -> Study:
     """Submit a study: many /train runs as one job."""
     view = studies_of(request).submit(body)

@@ -59,25 +59,6 @@ class SweepRequest(StrictModel):
         + ". The points are the product of the axes, the first axis varying slowest.",
     )
 
-    model_config = {
-        "json_schema_extra": {
-            "examples": [
-                {
-                    "kind": "sweep",
-                    "name": "rate and start",
-                    "base": {
-                        "dataset": {"inputs": [[1.0], [3.0]], "targets": [1, -1]},
-                        "steps": 100000,
-                    },
-                    "grid": {
-                        "learning_rate": {"log_range": [0.01, 1.0, 3]},
-                        "seed": {"range": [0, 3]},
-                    },
-                }
-            ]
-        }
-    }
-
 
 StudyRequest = SweepRequest
 """The request of POST /studies (one kind so far)."""
