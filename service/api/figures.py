@@ -1,9 +1,11 @@
-"""POST /figures/train, POST /figures/minima and GET /figures/paper/{number}: images.
+"""POST /figures/train, POST /figures/minima, GET /figures/paper/{number} and
+GET /figures/studies/{study_id}: images.
 
 Each route makes the core call /train or /minima makes, maps the result to the same answer
-(:mod:`service.api.mapping`) and hands it to :mod:`service.figures`. Routes are plain
-``def``: the computation and the rendering run in the worker thread pool, never on the event
-loop.
+(:mod:`service.api.mapping`) and hands it to :mod:`service.figures`; the study's figure reads
+the study from the app's studies (as the /studies routes do) and hands plain data over.
+Routes are plain ``def``: the computation and the rendering run in the worker thread pool,
+never on the event loop.
 """
 
 from __future__ import annotations
@@ -12,18 +14,25 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException
 
 from service.api.dependencies import get_budget
 from service.api.examples import FIGURE_MINIMA_EXAMPLES, FIGURE_TRAIN_EXAMPLES
 from service.api.mapping import minima_response, train_response
-from service.api.problems import PROBLEM_RESPONSES
+from service.api.problems import PROBLEM_RESPONSES, problem_responses
 from service.core.budget import Budget
 from service.core.errors import LimitExceeded
 from service.core.queries import find_minima
 from service.core.training import train
-from service.figures import FigureTooLarge, render_minima, render_train
+from service.figures import (
+    FigureTooLarge,
+    StudySnapshot,
+    render_minima,
+    render_study,
+    render_train,
+)
 from service.figures.paper import paper_figure
 from service.schemas.figures import (
     MEDIA_TYPES,
@@ -34,6 +43,7 @@ from service.schemas.figures import (
 from service.schemas.minima import CurveRequest, MinimaRequest
 from service.schemas.train import TrainRequest
 from service.specs import minima_spec, training_spec
+from service.studies.jobs import Studies
 from service.vocabulary import ImageFormat
 
 router = APIRouter(prefix="/figures", tags=["figures"])
@@ -120,3 +130,40 @@ def _paper(number: int, image_format: ImageFormat, budget: Budget) -> bytes:
     assert isinstance(recipe.request, TrainRequest)
     run = train_response(train(training_spec(recipe.request), budget))
     return render_train(recipe.request, run, image_format, note=recipe.note, panels=recipe.panels)
+
+
+@router.get(
+    "/studies/{study_id}",
+    operation_id="figure_study",
+    response_class=Response,
+    responses={**IMAGE_RESPONSES, **problem_responses(404)},
+)
+def figure_study(
+    study_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="The study's id.")],
+    request: Request,
+    query: Annotated[PaperFigureQuery, Query()],
+) -> Response:
+    """Draw a study's phase diagram: the verdict as a colour over its grid's two largest axes."""
+    snapshot = _study_snapshot(request, study_id)
+    return _image(lambda: render_study(snapshot, query.format), query.format)
+
+
+def _study_snapshot(request: Request, study_id: str) -> StudySnapshot:
+    """The study as plain data: its record's spec and axes, and its finished points."""
+    opener: Callable[[], Studies] = request.app.state.studies  # as the /studies routes
+    studies = opener()
+    view = studies.get(study_id)
+    if view is None:
+        raise HTTPException(404, f"no study {study_id}")
+    record = view.record
+    grid: dict[str, Any] = record.spec.get("grid", {})
+    return StudySnapshot(
+        study_id=record.id,
+        name=record.name,
+        status=record.status,
+        base=TrainRequest.model_validate(record.spec["base"]),
+        axes=record.axes,
+        log_axes=frozenset(a for a, v in grid.items() if isinstance(v, dict) and "log_range" in v),
+        outcomes=studies.outcomes(record.id),
+        total=record.total,
+    )

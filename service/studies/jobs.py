@@ -118,6 +118,10 @@ class Studies:
         records, total = self.store.studies(offset, limit)
         return [self._view(r) for r in records], total
 
+    def outcomes(self, study_id: str) -> list[tuple[dict[str, Any], str | None]]:
+        """(params, verdict) of every finished point (verdict None: the point failed)."""
+        return self.store.verdict_counts(study_id)
+
     def rows(self, study_id: str, offset: int, limit: int) -> tuple[list[Row], int]:
         return self.store.rows(study_id, offset, limit)
 
@@ -131,7 +135,7 @@ class Studies:
     def _view(self, record: StudyRecord) -> StudyView:
         verdicts: Counter[str] = Counter()
         per_axis: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
-        for params, verdict in self.store.verdict_counts(record.id):
+        for params, verdict in self.outcomes(record.id):
             name = verdict or "failed"
             verdicts[name] += 1
             for axis, value in params.items():
