@@ -10,6 +10,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
+from importlib.metadata import version as dist_version
 from typing import TYPE_CHECKING, Any
 
 from service.settings import Settings
@@ -25,6 +26,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``learndyn`` console script and of ``python -m service``."""
     defaults = Settings.from_env()
     parser = argparse.ArgumentParser(prog="learndyn", description=__doc__)
+    parser.add_argument(
+        "--version", action="version", version=f"learndyn {dist_version('learndyn')}"
+    )
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help="serve the API with uvicorn (the default)")
     serve.add_argument("--host", default=defaults.host, help="bind address [%(default)s]")

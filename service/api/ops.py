@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import platform
+import subprocess
+from functools import cache
 from importlib.metadata import version as dist_version
+from pathlib import Path
 
+import numba
 import numpy
 import scipy
 from fastapi import APIRouter, Request, Response
@@ -39,4 +43,24 @@ async def version() -> Version:
         python=platform.python_version(),
         numpy=numpy.__version__,
         scipy=scipy.__version__,
+        numba=numba.__version__,
+        commit=build_commit(),
     )
+
+
+@cache
+def build_commit() -> str | None:
+    """The commit of the checkout the package runs from (``git rev-parse HEAD`` beside it),
+    or None: installed from a wheel, in an image, or no git."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and len(commit) == 40 else None

@@ -27,3 +27,9 @@ class Version(BaseModel):
     python: str
     numpy: str
     scipy: str
+    numba: str
+    commit: str | None = Field(
+        default=None,
+        description="The git commit the service runs from, when it runs from a checkout; null "
+        "otherwise (an installed wheel or an image).",
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -269,3 +270,24 @@ def test_operations(client: TestClient) -> None:
     assert client.get("/readyz").json()["ready"] is True
     version = client.get("/version").json()
     assert version["name"] == "learndyn" and version["api"] == "v1"
+    import subprocess
+
+    import numba
+
+    assert version["numba"] == numba.__version__
+    # run from a checkout: the commit is the checkout's HEAD, asked of git here
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
+    )
+    assert version["commit"] == (head.stdout.strip() if head.returncode == 0 else None)
+
+
+def test_the_cli_says_its_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version as dist_version
+
+    from service.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out == f"learndyn {dist_version('learndyn')}\n"
