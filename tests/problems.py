@@ -14,10 +14,11 @@ import httpx
 
 from tests.conftest import strict_json
 
-KINDS = ("invalid-request", "invalid-problem", "limit-exceeded")
+KINDS = ("invalid-request", "invalid-problem", "limit-exceeded", "malformed-json")
 """``invalid-request``: the body does not fit the schema (pydantic's message and type);
 ``invalid-problem``: a rule of the mathematics; ``limit-exceeded``: a figure over the limits
-table. The last two carry the core's message, and ``detail`` is ``"<field>: <message>"``."""
+table — these two carry the core's message, and ``detail`` is ``"<field>: <message>"``;
+``malformed-json`` (400): the body is not JSON, ``detail`` is the message and why."""
 
 
 def assert_problem(
@@ -53,6 +54,8 @@ def assert_problem(
         head, _, fields = body["detail"].partition(" (")
         assert head == "the request does not fit the schema", body["detail"]
         assert (field or "body") in fields.removesuffix(")").split(", "), body["detail"]
+    elif kind == "malformed-json":
+        assert body["detail"] == f"{entry['message']}: the body is not a JSON document"
     else:
         assert entry["type"] == kind.replace("-", "_")
         assert body["detail"] == f"{field}: {entry['message']}"

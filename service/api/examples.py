@@ -197,4 +197,16 @@ STUDY_EXAMPLES: dict[str, Example] = {
             },
         },
     },
+    "tails": {
+        "summary": "The scalar log-rule example for each activation",
+        "description": "One input 1 with target +1, 10⁴ steps at η = 0.1, for tanh, logistic, "
+        "arctan and erf: the tails of 1 − θ decide the verdicts (logarithmic for the "
+        "exponential tails, faster for arctan's polynomial one, slower for erf's Gaussian).",
+        "value": {
+            "kind": "sweep",
+            "name": "tails",
+            "base": {"dataset": {"inputs": [[1.0]], "targets": [1]}, "steps": 10000},
+            "grid": {"activation": ["tanh", "logistic", "arctan", "erf"]},
+        },
+    },
 }

@@ -136,7 +136,7 @@ def _paper(number: int, image_format: ImageFormat, budget: Budget) -> bytes:
     "/studies/{study_id}",
     operation_id="figure_study",
     response_class=Response,
-    responses={**IMAGE_RESPONSES, **problem_responses(404)},
+    responses={**IMAGE_RESPONSES, **problem_responses(404)},  # a GET: no 415 to expect
 )
 def figure_study(
     study_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="The study's id.")],

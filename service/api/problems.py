@@ -1,7 +1,9 @@
 """The one error model: every error is an RFC 9457 problem+json body.
 
-* ``RequestValidationError`` (a body that does not fit the schema, malformed JSON) → 422
-  with ``errors``, one entry per bad field.
+* ``RequestValidationError``: a body sent without ``Content-Type: application/json`` → 415;
+  malformed JSON → 400 with the character where parsing failed; a body that does not fit the
+  schema → 422 with ``errors``, one entry per bad field (an unknown field with "did you mean"
+  the nearest known one).
 * ``InvalidProblem`` (a rule of the mathematics: ragged rows, targets not ±1, …) and
   ``LimitExceeded`` (a figure over the limits table) → 422 with the field named.
 * ``TimeLimitExceeded`` (a computation past ``LEARNDYN_COMPUTE_SECONDS``) → 504: the same
@@ -15,6 +17,7 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 from http import HTTPStatus
 from typing import Any
@@ -23,6 +26,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from service.core.errors import InvalidProblem, LimitExceeded, SolverFailed, TimeLimitExceeded
 from service.schemas import FieldError, Problem
@@ -49,17 +53,35 @@ def _field_error(loc: tuple[Any, ...] | list[Any], message: str, type_: str) -> 
     return FieldError(loc=parts, field=dotted, message=message, type=type_)
 
 
-def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    if _sends_a_body(request) and not _is_json(request.headers.get("content-type")):
+        return problem_response(
+            415,
+            "send the request body as JSON, with the header Content-Type: application/json "
+            f"(got {request.headers.get('content-type') or 'no Content-Type'})",
+            type_="urn:learndyn:unsupported-media-type",
+        )
     errors = []
     for e in exc.errors():
         if e["type"] == "json_invalid":  # loc is ("body", character position)
             position = e["loc"][-1]
-            errors.append(
-                _field_error(["body"], f"malformed JSON at character {position}", "json_invalid")
+            return problem_response(
+                400,
+                f"malformed JSON at character {position}: the body is not a JSON document",
+                type_="urn:learndyn:malformed-json",
+                errors=[
+                    _field_error(
+                        ["body"], f"malformed JSON at character {position}", "json_invalid"
+                    )
+                ],
             )
-        else:
-            errors.append(_field_error(e["loc"], e["msg"], e["type"]))
+        message = e["msg"]
+        if e["type"] == "extra_forbidden":
+            guess = _closest_field(request, list(e["loc"]))
+            if guess is not None:
+                message += f"; did you mean `{guess}`?"
+        errors.append(_field_error(e["loc"], message, e["type"]))
     fields = ", ".join(e.field or "body" for e in errors)
     return problem_response(
         422,
@@ -67,6 +89,45 @@ def _validation_error(_: Request, exc: Exception) -> JSONResponse:
         type_="urn:learndyn:invalid-request",
         errors=errors,
     )
+
+
+def _sends_a_body(request: Request) -> bool:
+    return request.method in ("POST", "PUT", "PATCH")
+
+
+def _is_json(content_type: str | None) -> bool:
+    """application/json, or a +json type, whatever its parameters (charset)."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+def _closest_field(request: Request, loc: list[Any]) -> str | None:
+    """The field of the request's model nearest in spelling to the unknown one at ``loc``
+    (``("body", …, name)``), or None when none is close."""
+    route = request.scope.get("route")
+    body = getattr(route, "body_field", None)
+    model: Any = getattr(getattr(body, "field_info", None), "annotation", None)
+    for part in loc[1:-1]:
+        if isinstance(part, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return None
+        model = _model_of(field.annotation)
+    names = list(getattr(model, "model_fields", {}))
+    close = difflib.get_close_matches(str(loc[-1]), names, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _model_of(annotation: Any) -> Any:
+    """The pydantic model inside an annotation (``Stop``, ``Stop | None``, ``list[Stop]``)."""
+    if hasattr(annotation, "model_fields"):
+        return annotation
+    for argument in getattr(annotation, "__args__", ()):
+        found = _model_of(argument)
+        if found is not None:
+            return found
+    return None
 
 
 def _rule_error(_: Request, exc: Exception) -> JSONResponse:
@@ -91,12 +152,25 @@ def _solver_failed(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _http_error(_: Request, exc: Exception) -> JSONResponse:
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     response = problem_response(exc.status_code, str(exc.detail))
     if exc.headers:
         response.headers.update(exc.headers)
+    if exc.status_code == 405:  # every method of every route at this path, not the first's
+        response.headers["Allow"] = ", ".join(_allowed_methods(request))
     return response
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods the app's routes accept at the request's path (Starlette's 405 names only
+    the first route that matched the path)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 def server_error(method: str, path: str, exc: BaseException) -> JSONResponse:
@@ -132,6 +206,9 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-PROBLEM_RESPONSES = problem_responses(400, 413, 422, 500, 503, 504)
-"""The error responses every compute route declares in OpenAPI (401 is added by the app
-when an API key is set)."""
+PROBLEM_RESPONSES = problem_responses(400, 413, 415, 422, 500, 503, 504)
+"""The error responses every route with a JSON body declares in OpenAPI (401 is added by the
+app when an API key is set)."""
+
+LOOKUP_RESPONSES = problem_responses(404, 422, 500)
+"""The error responses of the routes that look a study up by its id (no body)."""

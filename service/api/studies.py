@@ -16,11 +16,11 @@ from starlette.exceptions import HTTPException
 
 from service.api.examples import STUDY_EXAMPLES
 from service.api.mapping import row_response, study_response
-from service.api.problems import PROBLEM_RESPONSES
+from service.api.problems import LOOKUP_RESPONSES, PROBLEM_RESPONSES, problem_responses
 from service.schemas.studies import (
-    DEFAULT_PAGE,
-    MAX_PAGE,
+    PageQuery,
     Progress,
+    ResultsQuery,
     Study,
     StudyList,
     StudyRequest,
@@ -32,8 +32,6 @@ from service.vocabulary import StudyStatus
 router = APIRouter(prefix="/studies", tags=["studies"])
 
 StudyId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="The study's id.")]
-Offset = Annotated[int, Query(ge=0, description="Rows to skip.")]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Rows in the page.")]
 
 POLL_SECONDS = 0.2
 """How often the event stream looks at a study's progress in the store."""
@@ -77,16 +75,19 @@ def submit_study(
     return study_response(view)
 
 
-@router.get("", operation_id="list_studies", responses=PROBLEM_RESPONSES)
-def list_studies(request: Request, offset: Offset = 0, limit: Limit = DEFAULT_PAGE) -> StudyList:
+@router.get("", operation_id="list_studies", responses=problem_responses(422, 500))
+def list_studies(request: Request, page: Annotated[PageQuery, Query()]) -> StudyList:
     """List the studies, newest first."""
-    views, total = studies_of(request).page(offset, limit)
+    views, total = studies_of(request).page(page.offset, page.limit)
     return StudyList(
-        studies=[study_response(v) for v in views], total=total, offset=offset, limit=limit
+        studies=[study_response(v) for v in views],
+        total=total,
+        offset=page.offset,
+        limit=page.limit,
     )
 
 
-@router.get("/{study_id}", operation_id="get_study", responses=PROBLEM_RESPONSES)
+@router.get("/{study_id}", operation_id="get_study", responses=LOOKUP_RESPONSES)
 def get_study(study_id: StudyId, request: Request) -> Study:
     """A study: its status, progress and summary."""
     return study_response(_found(studies_of(request).get(study_id), study_id))
@@ -97,21 +98,19 @@ def get_study(study_id: StudyId, request: Request) -> Study:
     operation_id="study_results",
     response_model=StudyRows,
     responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
-               **PROBLEM_RESPONSES},
+               **LOOKUP_RESPONSES},
 )  # fmt: skip
 def study_results(
-    study_id: StudyId,
-    request: Request,
-    offset: Offset = 0,
-    limit: Limit = DEFAULT_PAGE,
-    format: Annotated[str, Query(pattern="^(json|csv)$", description="json or csv.")] = "json",
+    study_id: StudyId, request: Request, query: Annotated[ResultsQuery, Query()]
 ) -> StudyRows | Response:
     """A page of a study's rows, in index order (``format=csv``: the page as CSV)."""
     studies = studies_of(request)
     _found(studies.get(study_id), study_id)
-    rows, total = studies.rows(study_id, offset, limit)
-    page = StudyRows(rows=[row_response(r) for r in rows], total=total, offset=offset, limit=limit)
-    if format == "csv":
+    rows, total = studies.rows(study_id, query.offset, query.limit)
+    page = StudyRows(
+        rows=[row_response(r) for r in rows], total=total, offset=query.offset, limit=query.limit
+    )
+    if query.format == "csv":
         return Response(to_csv(page), media_type="text/csv")
     return page
 
@@ -138,7 +137,7 @@ def to_csv(page: StudyRows) -> str:
     "/{study_id}/events",
     operation_id="study_events",
     response_class=EventSourceResponse,
-    responses=PROBLEM_RESPONSES,
+    responses=LOOKUP_RESPONSES,
 )
 async def study_events(
     study_id: Annotated[str, Depends(existing_study)], request: Request
@@ -162,7 +161,7 @@ async def study_events(
         await asyncio.sleep(POLL_SECONDS)
 
 
-@router.delete("/{study_id}", operation_id="cancel_study", responses=PROBLEM_RESPONSES)
+@router.delete("/{study_id}", operation_id="cancel_study", responses=LOOKUP_RESPONSES)
 def cancel_study(study_id: StudyId, request: Request) -> Study:
     """Cancel a study: no new points start, running ones stop at their next chunk."""
     return study_response(_found(studies_of(request).cancel(study_id), study_id))

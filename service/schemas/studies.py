@@ -139,3 +139,16 @@ class StudyList(BaseModel):
 
 DEFAULT_PAGE = 100
 MAX_PAGE = limits.MAX_ROWS_PER_PAGE
+
+
+class PageQuery(StrictModel):
+    """A page of a listing (unknown query parameters are refused)."""
+
+    offset: Annotated[int, Field(ge=0, description="Items to skip.")] = 0
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE, description="Items in the page.")] = DEFAULT_PAGE
+
+
+class ResultsQuery(PageQuery):
+    """A page of a study's rows, as JSON or CSV."""
+
+    format: Literal["json", "csv"] = Field(default="json", description="json or csv.")

@@ -212,25 +212,36 @@ def json_error_position(raw: str) -> int:
     return info.value.pos
 
 
-# service/api/problems.py: a body that is not JSON, or not a JSON object, is a schema
-# error of the whole body (field "", loc ["body"]): 422 invalid-request
+# service/api/problems.py: a body that is not JSON is a 400 malformed-json naming the
+# character where parsing fails; one that is JSON but not an object is a schema error of the
+# whole body (field "", loc ["body"]): 422 invalid-request
+@pytest.mark.parametrize("raw", ["{bad", '{"dataset": ', "\x00\xff"])
+def test_malformed_json_is_a_400_naming_the_character(client: TestClient, raw: str) -> None:
+    with pytest.raises(json.JSONDecodeError) as info:  # where an independent parser gives up
+        json.loads(raw)
+    r = client.post("/train", content=raw, headers={"content-type": "application/json"})
+    entry = assert_problem(
+        r,
+        kind="malformed-json",
+        field="",
+        words=f"malformed JSON at character {info.value.pos}",
+        error_type="json_invalid",
+        status=400,
+    )
+    assert entry["loc"] == ["body"]
+
+
 @pytest.mark.parametrize(
     ("raw", "error_type", "words"),
     [
-        ("{bad", "json_invalid", None),
-        ('{"dataset": ', "json_invalid", None),
         ("", "missing", "Field required"),
         ("[1, 2]", "model_attributes_type", "valid dictionary or object"),
         ("null", "model_attributes_type", "valid dictionary or object"),
     ],
 )
-def test_malformed_json_is_a_422_problem_of_the_body(
-    client: TestClient, raw: str, error_type: str, words: str | None
+def test_a_body_that_is_not_an_object_is_a_422_problem_of_the_body(
+    client: TestClient, raw: str, error_type: str, words: str
 ) -> None:
-    if words is None:  # the position where an independent parser gives up
-        with pytest.raises(json.JSONDecodeError) as info:
-            json.loads(raw)
-        words = f"malformed JSON at character {info.value.pos}"
     r = client.post("/train", content=raw, headers={"content-type": "application/json"})
     entry = assert_problem(r, kind="invalid-request", field="", words=words, error_type=error_type)
     assert entry["loc"] == ["body"]
