@@ -58,5 +58,7 @@ DEFAULT_MAX_RUNNING_STUDIES = 4
 """Studies running at once; more wait, queued."""
 MAX_ROWS_PER_PAGE = 1_000
 """Rows (or studies) in one page of a listing."""
+MAX_OFFSET = 2**62
+"""The largest offset of a page (SQL integers are 64-bit)."""
 MAX_GRID_AXIS_VALUES = 10_000
 """Values one axis of a grid may generate."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -26,7 +27,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
-from starlette.routing import Match
 
 from service.core.errors import InvalidProblem, LimitExceeded, SolverFailed, TimeLimitExceeded
 from service.schemas import FieldError, Problem
@@ -163,13 +163,13 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _allowed_methods(request: Request) -> list[str]:
-    """The methods the app's routes accept at the request's path (Starlette's 405 names only
-    the first route that matched the path)."""
+    """The methods the app's OpenAPI schema documents at the request's path (Starlette's 405
+    names only the first route that matched the path)."""
+    path = request.url.path
     methods: set[str] = set()
-    for route in request.app.routes:
-        match, _ = route.matches({**request.scope, "method": "GET"})
-        if match is not Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), path):
+            methods |= {method.upper() for method in operations}
     return sorted(methods)
 
 

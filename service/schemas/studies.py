@@ -144,7 +144,7 @@ MAX_PAGE = limits.MAX_ROWS_PER_PAGE
 class PageQuery(StrictModel):
     """A page of a listing (unknown query parameters are refused)."""
 
-    offset: Annotated[int, Field(ge=0, description="Items to skip.")] = 0
+    offset: Annotated[int, Field(ge=0, le=limits.MAX_OFFSET, description="Items to skip.")] = 0
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE, description="Items in the page.")] = DEFAULT_PAGE
 
 
