@@ -218,9 +218,18 @@ class StudyRunner:
     def _batches(
         self, base: dict[str, Any], axes: dict[str, list[Any]], todo: list[int]
     ) -> Iterator[list[int]]:
-        """The points in batches of about BATCH_SECONDS of work, at least two per worker."""
-        seconds = estimated_seconds(training_spec(point(base, axes, todo[0]).request))
-        size = max(1, math.floor(BATCH_SECONDS / seconds))
-        size = min(size, max(1, math.ceil(len(todo) / (2 * self.workers()))))
-        for k in range(0, len(todo), size):
-            yield todo[k : k + size]
+        """The points in batches of at most BATCH_SECONDS of work, shrinking towards the end
+        (guided scheduling: each batch at most the remaining work over twice the workers), so
+        that no worker is left with a long batch while the others idle. The cost of a point is
+        estimated from up to 16 points spread over the grid (axes may change it)."""
+        sample = todo[:: max(1, len(todo) // 16)][:16]
+        seconds = sum(
+            estimated_seconds(training_spec(point(base, axes, k).request)) for k in sample
+        ) / len(sample)
+        largest = max(1, math.floor(BATCH_SECONDS / seconds))
+        workers = self.workers()
+        start = 0
+        while start < len(todo):
+            size = min(largest, max(1, math.ceil((len(todo) - start) / (2 * workers))))
+            yield todo[start : start + size]
+            start += size
