@@ -145,15 +145,16 @@ async def study_events(
     """Live progress: a ``progress`` event whenever points finish, then one ``end``."""
     studies = studies_of(request)
     last = None
-    while True:
-        view = await anyio.to_thread.run_sync(studies.get, study_id)
-        assert view is not None
-        r = view.record
+    while True:  # the record alone (cheap); the summary once, for the end event
+        r = await anyio.to_thread.run_sync(studies.record, study_id)
+        assert r is not None
         progress = Progress(done=r.done, total=r.total, failed=r.failed)
         if progress != last:
             last = progress
             yield ServerSentEvent(event="progress", data=progress.model_dump())
         if r.status not in (StudyStatus.QUEUED, StudyStatus.RUNNING):
+            view = await anyio.to_thread.run_sync(studies.get, study_id)
+            assert view is not None
             yield ServerSentEvent(event="end", data=study_response(view).model_dump(mode="json"))
             return
         if await request.is_disconnected():

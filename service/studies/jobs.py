@@ -110,6 +110,10 @@ class Studies:
             total += work(training_spec(point(base, axes, index).request))
         return total * repeat
 
+    def record(self, study_id: str) -> StudyRecord | None:
+        """The study's record alone: status and progress, without the summary."""
+        return self.store.study(study_id)
+
     def get(self, study_id: str) -> StudyView | None:
         record = self.store.study(study_id)
         return None if record is None else self._view(record)

@@ -32,6 +32,10 @@ BATCH_SECONDS = 0.25
 """A task holds points worth about this much compute: a task costs the scheduler about
 1-3 ms, so batches keep the overhead per point far below the run of a short point."""
 
+CANCEL_POLL_SECONDS = 0.25
+"""How often a running batch asks the scheduler whether its study was cancelled: a round
+trip through the scheduler each, so not too often (DELETE must stop a study within 2 s)."""
+
 MULTIPLY_ADDS_PER_SECOND = 2e8
 """The kernel's speed on large problems, for the batch estimate."""
 SECONDS_PER_STEP = 7e-8
@@ -143,9 +147,9 @@ def run_batch(
         last = [0.0, False]
 
         def should_stop() -> bool:
-            # ask the scheduler at most every 50 ms (a round trip each)
+            # ask the scheduler at most every CANCEL_POLL_SECONDS (a round trip each)
             moment = time.monotonic()
-            if moment - last[0] > 0.05:
+            if moment - last[0] > CANCEL_POLL_SECONDS:
                 last[0], last[1] = moment, bool(flag.is_set())
             return bool(last[1])
 
