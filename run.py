@@ -5,13 +5,19 @@
     python3 run.py test [pytest options]            # the whole test suite
     python3 run.py test --slow                      # the suite plus the slow checks
 
-Both create ./.venv on first use and install the project (with its server and test extras) into it;
-they reinstall only when pyproject.toml changes.
+Both create ./.venv on first use and install the project into it, editable: ``serve`` the
+server alone (``learndyn[server]``), ``test`` the server and the test tools
+(``learndyn[server,test]``). A stamp in .venv records the hash of pyproject.toml and the extras
+installed; pip runs again only when pyproject.toml changed or an extra is missing (``serve``
+after ``test`` installs nothing, ``test`` after ``serve`` adds the test tools). After an
+install, ``serve`` compiles the descent kernel into the cache the server reads, then becomes
+the server (same process: a signal to this PID reaches uvicorn).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -24,18 +30,76 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".learndyn-installed"
 
+EXTRAS = {"serve": frozenset({"server"}), "test": frozenset({"server", "test"})}
+"""The extras each command needs."""
 
-def _bootstrap() -> None:
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if STAMP.exists() and STAMP.read_text() == wanted:
-        return
+
+def pyproject_hash(root: Path = ROOT) -> str:
+    """The sha256 of ``root``'s pyproject.toml, hex."""
+    return hashlib.sha256((root / "pyproject.toml").read_bytes()).hexdigest()
+
+
+def read_stamp(text: str | None) -> tuple[str, frozenset[str]] | None:
+    """(pyproject hash, extras installed) from a stamp's text; None when there is no stamp or
+    it is not one this script wrote (then everything is installed again)."""
+    if text is None:
+        return None
+    try:
+        stamp = json.loads(text)
+        return str(stamp["pyproject"]), frozenset(map(str, stamp["extras"]))
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def write_stamp(pyproject: str, extras: frozenset[str]) -> str:
+    """A stamp's text: the pyproject hash and the extras, sorted (one JSON line)."""
+    return json.dumps({"pyproject": pyproject, "extras": sorted(extras)}) + "\n"
+
+
+def extras_to_install(
+    stamp: tuple[str, frozenset[str]] | None, pyproject: str, wanted: frozenset[str]
+) -> frozenset[str] | None:
+    """The extras to install for a command that needs ``wanted``, or None when the stamp says
+    they are installed for this pyproject.
+
+    With the same pyproject, the extras installed are kept (``test`` after ``serve`` installs
+    server and test); after a change of pyproject only ``wanted`` is installed, and the stamp
+    then claims no more (a later ``test`` installs the test tools anew).
+    """
+    if stamp is None or stamp[0] != pyproject:
+        return wanted
+    if wanted <= stamp[1]:
+        return None
+    return stamp[1] | wanted
+
+
+def _bootstrap(wanted: frozenset[str]) -> bool:
+    """Make .venv hold the project with the ``wanted`` extras; True when pip ran."""
+    pyproject = pyproject_hash()
+    stamp = read_stamp(STAMP.read_text() if STAMP.exists() else None)
+    extras = extras_to_install(stamp, pyproject, wanted)
+    if extras is None:
+        return False
     if not (BIN / "python").exists():
         print("run.py: creating .venv", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    print("run.py: installing learndyn[server,test] into .venv", flush=True)
-    pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "-e", f"{ROOT}[server,test]"], check=True)
-    STAMP.write_text(wanted)
+    listed = ",".join(sorted(extras))
+    print(f"run.py: installing learndyn[{listed}] into .venv", flush=True)
+    STAMP.unlink(missing_ok=True)  # an interrupted install leaves no stamp
+    pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check"]
+    subprocess.run([*pip, "-e", f"{ROOT}[{listed}]"], check=True)
+    STAMP.write_text(write_stamp(pyproject, extras))
+    return True
+
+
+def _warm_up() -> int:
+    """Compile the descent kernel (or load it from the cache) as the server would; its exit
+    status."""
+    print("run.py: compiling the numba kernel (once; the server then loads it)", flush=True)
+    code = subprocess.call([str(BIN / "learndyn"), "warmup"], cwd=ROOT)
+    if code != 0:
+        print("run.py: compiling the kernel FAILED", file=sys.stderr, flush=True)
+    return code
 
 
 def _ensure_test_packages() -> None:
@@ -84,13 +148,18 @@ def _apt_install(packages: dict[str, str]) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("serve", "test"):
+    """Run ``serve`` or ``test`` (see the module docstring); ``serve`` does not return."""
+    if not argv or argv[0] not in EXTRAS:
         print(__doc__, file=sys.stderr)
         return 2
-    _bootstrap()
     command, rest = argv[0], argv[1:]
+    installed = _bootstrap(EXTRAS[command])
     if command == "serve":
-        return subprocess.call([str(BIN / "learndyn"), "serve", *rest], cwd=ROOT)
+        if installed and (code := _warm_up()) != 0:
+            return code
+        server = [str(BIN / "learndyn"), "serve", *rest]
+        os.chdir(ROOT)
+        os.execv(server[0], server)  # become the server: its PID is this one
     _ensure_test_packages()
     if "--slow" in rest:
         rest = [a for a in rest if a != "--slow"] + ["-m", "slow or not slow"]

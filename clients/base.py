@@ -105,9 +105,10 @@ CANCEL_STUDY = Endpoint("DELETE", "/studies/{study_id}", Study)
 
 
 def build_request(
-    model: type[RequestT], given: RequestT | None, fields: dict[str, Any]
+    validate: Callable[[Any], RequestT], given: RequestT | None, fields: dict[str, Any]
 ) -> RequestT:
-    """The request model: ``given`` as is, or built from keyword arguments.
+    """The request model: ``given`` as is, or built from keyword arguments by ``validate`` (a
+    model's ``model_validate``, or a ``TypeAdapter``'s ``validate_python`` for a union).
 
     ``inputs``, ``targets`` and ``bias`` may be given at the top level; they go into
     ``dataset``. Arguments that do not fit ``model`` raise
@@ -123,7 +124,7 @@ def build_request(
     if dataset:
         data["dataset"] = {**data.get("dataset", {}), **dataset}
     try:
-        return model.model_validate(data)
+        return validate(data)
     except ValidationError as exc:
         raise local_validation_error(exc) from exc
 
@@ -135,7 +136,7 @@ def study_request(
     JSON file, updated by ``fields``), or built from keyword arguments; what does not fit
     raises :class:`~clients.errors.LocalValidationError`, nothing sent."""
     if isinstance(given, StudyRequest):
-        return build_request(StudyRequest, given, fields)
+        return build_request(StudyRequest.model_validate, given, fields)
     try:
         return StudyRequest.model_validate({**(given or {}), **fields})
     except ValidationError as exc:
@@ -424,13 +425,16 @@ class Waiter:
 
 
 def figure_request(
-    model: type[RequestT], given: BaseModel | None, image_format: str, fields: dict[str, Any]
+    validate: Callable[[Any], RequestT],
+    given: BaseModel | None,
+    image_format: str,
+    fields: dict[str, Any],
 ) -> RequestT:
     """A /figures request: ``given`` (a plain /train or /minima request, or a figure request)
     with ``format`` set to ``image_format``, or one built from keyword arguments."""
     if given is None:
-        return build_request(model, None, {**fields, "format": image_format})
+        return build_request(validate, None, {**fields, "format": image_format})
     if fields:
         raise TypeError("pass either a request model or keyword arguments, not both")
     data = given.model_dump(mode="json", exclude_unset=True)
-    return build_request(model, None, {**data, "format": image_format})
+    return build_request(validate, None, {**data, "format": image_format})

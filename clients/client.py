@@ -58,8 +58,8 @@ from clients.base import (
     study_request,
 )
 from clients.errors import LearndynError, TransportError, translate_transport_errors
-from service.schemas import Health, TrainRequest, TrainResponse, Version
-from service.schemas.figures import FigureMinimaRequest, FigureTrainRequest
+from service.schemas import TRAIN_REQUEST, Health, TrainRequest, TrainResponse, Version
+from service.schemas.figures import FIGURE_TRAIN_REQUEST, FigureMinimaRequest
 from service.schemas.minima import MinimaRequest, MinimaResponse
 from service.schemas.separability import SeparabilityRequest, SeparabilityResponse
 from service.schemas.studies import MAX_PAGE, Study, StudyList, StudyRequest, StudyRow
@@ -166,30 +166,32 @@ class Client(BaseClient):
 
     def train(self, request: TrainRequest | None = None, /, **fields: Any) -> TrainResponse:
         """POST /train: run gradient descent and judge the weights' fate."""
-        return self._call(TRAIN, build_request(TrainRequest, request, fields))
+        return self._call(TRAIN, build_request(TRAIN_REQUEST.validate_python, request, fields))
 
     def minima(self, request: MinimaRequest | None = None, /, **fields: Any) -> MinimaResponse:
         """POST /minima: every local minimum of a one-weight error, at infinity included."""
-        return self._call(MINIMA, build_request(MinimaRequest, request, fields))
+        return self._call(MINIMA, build_request(MinimaRequest.model_validate, request, fields))
 
     def separability(
         self, request: SeparabilityRequest | None = None, /, **fields: Any
     ) -> SeparabilityResponse:
         """POST /separability: linear separability with checkable certificates."""
-        return self._call(SEPARABILITY, build_request(SeparabilityRequest, request, fields))
+        return self._call(
+            SEPARABILITY, build_request(SeparabilityRequest.model_validate, request, fields)
+        )
 
     def figure_train(
         self, request: TrainRequest | None = None, /, *, format: str = "svg", **fields: Any
     ) -> bytes:
         """POST /figures/train: the run drawn against log t, as SVG (default) or PNG bytes."""
-        body = figure_request(FigureTrainRequest, request, format, fields)
+        body = figure_request(FIGURE_TRAIN_REQUEST.validate_python, request, format, fields)
         return self._call(FIGURE_TRAIN, body).content
 
     def figure_minima(
         self, request: MinimaRequest | None = None, /, *, format: str = "svg", **fields: Any
     ) -> bytes:
         """POST /figures/minima: E(x) with its extrema (and TV for n = 2) as SVG or PNG bytes."""
-        body = figure_request(FigureMinimaRequest, request, format, fields)
+        body = figure_request(FigureMinimaRequest.model_validate, request, format, fields)
         return self._call(FIGURE_MINIMA, body).content
 
     def health(self) -> Health:
@@ -341,32 +343,38 @@ class AsyncClient(BaseClient):
 
     async def train(self, request: TrainRequest | None = None, /, **fields: Any) -> TrainResponse:
         """POST /train: run gradient descent and judge the weights' fate."""
-        return await self._call(TRAIN, build_request(TrainRequest, request, fields))
+        return await self._call(
+            TRAIN, build_request(TRAIN_REQUEST.validate_python, request, fields)
+        )
 
     async def minima(
         self, request: MinimaRequest | None = None, /, **fields: Any
     ) -> MinimaResponse:
         """POST /minima: every local minimum of a one-weight error, at infinity included."""
-        return await self._call(MINIMA, build_request(MinimaRequest, request, fields))
+        return await self._call(
+            MINIMA, build_request(MinimaRequest.model_validate, request, fields)
+        )
 
     async def separability(
         self, request: SeparabilityRequest | None = None, /, **fields: Any
     ) -> SeparabilityResponse:
         """POST /separability: linear separability with checkable certificates."""
-        return await self._call(SEPARABILITY, build_request(SeparabilityRequest, request, fields))
+        return await self._call(
+            SEPARABILITY, build_request(SeparabilityRequest.model_validate, request, fields)
+        )
 
     async def figure_train(
         self, request: TrainRequest | None = None, /, *, format: str = "svg", **fields: Any
     ) -> bytes:
         """POST /figures/train: the run drawn against log t, as SVG (default) or PNG bytes."""
-        body = figure_request(FigureTrainRequest, request, format, fields)
+        body = figure_request(FIGURE_TRAIN_REQUEST.validate_python, request, format, fields)
         return (await self._call(FIGURE_TRAIN, body)).content
 
     async def figure_minima(
         self, request: MinimaRequest | None = None, /, *, format: str = "svg", **fields: Any
     ) -> bytes:
         """POST /figures/minima: E(x) with its extrema (and TV for n = 2) as SVG or PNG bytes."""
-        body = figure_request(FigureMinimaRequest, request, format, fields)
+        body = figure_request(FigureMinimaRequest.model_validate, request, format, fields)
         return (await self._call(FIGURE_MINIMA, body)).content
 
     async def health(self) -> Health:

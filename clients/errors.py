@@ -39,6 +39,7 @@ import httpx
 from pydantic import ValidationError
 
 from service.schemas import FieldError
+from service.schemas.field_errors import field_error
 from service.schemas.studies import Progress
 
 
@@ -170,15 +171,7 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
 def local_validation_error(exc: ValidationError) -> LocalValidationError:
     """Map pydantic's refusal of a request model to the exception tree, with the field
     names the service would use (``loc`` under ``body``, ``field`` dotted without it)."""
-    errors = [
-        FieldError(
-            loc=["body", *e["loc"]],
-            field=".".join(str(p) for p in e["loc"]),
-            message=e["msg"],
-            type=e["type"],
-        )
-        for e in exc.errors()
-    ]
+    errors = [field_error(["body", *e["loc"]], e["msg"], e["type"]) for e in exc.errors()]
     return LocalValidationError(errors)
 
 

@@ -24,6 +24,7 @@ from service.api.access_log import AccessLogMiddleware
 from service.api.body_limit import BodyLimitMiddleware
 from service.api.docs import install_docs
 from service.api.guards import auth_guards, compute_guards
+from service.api.openapi_shape import install_openapi_shape
 from service.api.problems import install_problem_handlers, problem_responses
 from service.core.engine import kernel
 from service.core.engine.warmup import warm_up
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(studies_api.router, dependencies=auth_guards(settings), responses=auth)
     app.include_router(ops.router)
     install_docs(app)
+    install_openapi_shape(app, key_required=settings.api_key is not None)
     return app
 
 

@@ -1,9 +1,18 @@
 """The ``learndyn`` command: ``serve`` the API, print its ``openapi`` schema, or ``train`` and
-run a ``study`` on a running service."""
+run a ``study`` on a running service.
+
+Whatever goes wrong is one line on stderr, ``learndyn: …``, never a traceback. Exit status: 0
+done; 1 the service refused, failed or could not be reached, a study did not finish, an output
+file could not be written, the reader of standard output went away (``… | head``), or the
+command needs the server packages on a client-only install (``pip install learndyn`` without
+``[server]``); 2 the arguments, the environment's settings or the request file are wrong
+(missing, unreadable, not JSON — with its line and column —, or not a valid request).
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import signal
@@ -22,10 +31,20 @@ if TYPE_CHECKING:
     from service.schemas.studies import Study
 
 
+SERVER_EXTRA = "pip install '.[server]' (from a clone of learndyn; it is not on PyPI)"
+"""How to install what ``serve``, ``openapi`` and ``warmup`` need beyond the client."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``learndyn`` console script and of ``python -m service``."""
-    defaults = Settings.from_env()
-    parser = argparse.ArgumentParser(prog="learndyn", description=__doc__)
+    try:
+        defaults = Settings.from_env()
+    except ValueError as error:  # names the variable
+        print(f"learndyn: {error}", file=sys.stderr)
+        return 2
+    parser = argparse.ArgumentParser(
+        prog="learndyn", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument(
         "--version", action="version", version=f"learndyn {dist_version('learndyn')}"
     )
@@ -39,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("openapi", help="print the OpenAPI schema as JSON")
     train = commands.add_parser("train", help="POST a request file to a running service")
     train.add_argument("file", help="a JSON TrainRequest ('-' for standard input)")
-    train.add_argument("--url", default=f"http://{defaults.host}:{defaults.port}")
+    _add_url(train, defaults)
     train.add_argument("--json", action="store_true", help="print the raw JSON answer")
     train.add_argument(
         "--plot",
@@ -52,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "study", help="submit a study (a sweep of /train runs) to a running service, follow it"
     )
     study.add_argument("file", help="a JSON study request, kind 'sweep' ('-' for standard input)")
-    study.add_argument("--url", default=f"http://{defaults.host}:{defaults.port}")
+    _add_url(study, defaults)
     study.add_argument("--csv", metavar="FILE", help="when it has ended, save every row as CSV")
     study.add_argument(
         "--no-wait", action="store_true", help="print the study's id once submitted, and return"
@@ -62,14 +81,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "warmup":
+        if not _server_installed("warmup", "service.core.engine.warmup"):
+            return 1
+        from service.core.engine import kernel
         from service.core.engine.warmup import warm_up
 
+        kernel.configure_cache(defaults.numba_cache_dir)  # where the server will look
         warm_up()
-        print("learndyn warmup: the descent kernel is compiled and cached")
+        cached = kernel.kernels().cache_dir
+        print(f"learndyn warmup: the descent kernel is compiled and cached in {cached}")
         return 0
 
     if args.command == "train":
-        return _train(args.file, args.url, args.json, args.plot)
+        return _quiet_on_closed_pipe(lambda: _train(args.file, args.url, args.json, args.plot))
 
     if args.command == "study":
         if args.no_wait and args.csv:
@@ -79,17 +103,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
     if args.command == "openapi":
+        if not _server_installed("openapi", "service.app"):
+            return 1
         from service.app import create_app
 
-        json.dump(create_app(defaults).openapi(), sys.stdout, indent=2, sort_keys=True)
-        sys.stdout.write("\n")
-        return 0
+        schema = create_app(defaults).openapi()
+        return _quiet_on_closed_pipe(lambda: _print_json(schema))
 
-    try:
-        import uvicorn
-    except ImportError:
-        print("learndyn serve needs the server extra: pip install 'learndyn[server]'")
+    if not _server_installed("serve", "uvicorn", "service.app"):
         return 1
+    import uvicorn
 
     # uvicorn drains the server on SIGTERM, then re-raises the signal to the handler it found:
     # make that handler a clean exit, so a graceful shutdown exits 0.
@@ -134,18 +157,61 @@ def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
+def _add_url(command: argparse.ArgumentParser, defaults: Settings) -> None:
+    """The ``--url`` of a command that talks to a running service."""
+    command.add_argument(
+        "--url",
+        default=f"http://{defaults.host}:{defaults.port}",
+        help="the service's base URL (default %(default)s, from LEARNDYN_HOST and "
+        "LEARNDYN_PORT: where `learndyn serve` listens)",
+    )
+
+
+def _server_installed(command: str, *modules: str) -> bool:
+    """Whether ``modules`` import; if a package of the server extra is missing (fastapi,
+    numpy, numba… on a client-only install), one line on stderr says to install it.
+
+    A missing module of learndyn's own is a bug, not an install: it is raised."""
+    try:
+        for module in modules:
+            importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        if (error.name or "").partition(".")[0] in {"service", "clients"}:
+            raise
+        missing = f"no module named {error.name!r}" if error.name else str(error)
+        print(
+            f"learndyn {command} needs the server packages ({missing}): {SERVER_EXTRA}",
+            file=sys.stderr,
+        )
+        return False
+    return True
+
+
+def _print_json(value: object) -> int:
+    json.dump(value, sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")
+    return 0
+
+
 def _train(path: str, url: str, raw: bool, plot: str | None = None) -> int:
     """POST the request in ``path`` to ``url`` and print the verdict and key figures; with
     ``plot``, also save the figure of the run there."""
-    from clients import Client, LearndynError
-    from service.schemas import TrainRequest
+    from pydantic import ValidationError
 
-    text = _read_request(path)
-    if text is None:
+    from clients import Client, LearndynError
+    from clients.errors import local_validation_error
+    from service.schemas import TRAIN_REQUEST
+
+    read = _read_object(path, "a /train request")
+    if read is None:
+        return 2
+    try:  # as the service parses it: from the JSON text
+        request = TRAIN_REQUEST.validate_json(read[0])
+    except ValidationError as error:
+        print(f"learndyn: {path}: {local_validation_error(error)}", file=sys.stderr)
         return 2
     try:
         with Client(base_url=url) as client:
-            request = TrainRequest.model_validate_json(text)
             answer = client.train(request)
             if plot is not None:
                 image_format = "png" if plot.lower().endswith(".png") else "svg"
@@ -158,9 +224,6 @@ def _train(path: str, url: str, raw: bool, plot: str | None = None) -> int:
     except OSError as error:  # the figure could not be written
         print(f"learndyn: {error}", file=sys.stderr)
         return 1
-    except ValueError as error:  # the file is not a valid TrainRequest
-        print(f"learndyn: {path}: {error}", file=sys.stderr)
-        return 2
     if raw:
         print(answer.model_dump_json(indent=2))
         return 0
@@ -199,6 +262,32 @@ def _read_request(path: str) -> str | None:
         return None
 
 
+def _read_object(path: str, what: str) -> tuple[str, dict[str, Any]] | None:
+    """The text of the file holding ``what`` (a request) and the JSON object it holds, or
+    None once a one-line message has said why not: it cannot be read, is not JSON (json's
+    reason, with the line and column), or holds something else than an object."""
+    text = _read_request(path)
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        print(f"learndyn: {path}: not JSON: {error}", file=sys.stderr)
+        return None
+    if not isinstance(value, dict):
+        print(
+            f"learndyn: {path}: {what} is a JSON object, not {_json_kind(value)}",
+            file=sys.stderr,
+        )
+        return None
+    return text, value
+
+
+def _json_kind(value: object) -> str:
+    kinds = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return kinds.get(type(value), "a number")
+
+
 def _quiet_on_closed_pipe(run: Callable[[], int]) -> int:
     """``run()``, exiting 1 with no traceback when the reader of standard output has gone
     (``learndyn study spec.json | head -3``)."""
@@ -231,17 +320,10 @@ def _study(
     reached, 2 when the file cannot be read or is not a study request."""
     from clients import Client, LearndynError, LocalValidationError, RequestRefused
 
-    text = _read_request(path)
-    if text is None:
+    read = _read_object(path, "a study request")
+    if read is None:
         return 2
-    try:
-        spec = json.loads(text)
-    except ValueError as error:
-        print(f"learndyn: {path}: not JSON: {error}", file=sys.stderr)
-        return 2
-    if not isinstance(spec, dict):
-        print(f"learndyn: {path}: a study request is a JSON object", file=sys.stderr)
-        return 2
+    spec = read[1]
     try:
         with Client(base_url=url, transport=transport) as client:
             study = client.submit_study(spec)

@@ -28,6 +28,9 @@ MAX_EXTRAPOLATION_TIMES = 20
 MIN_T_MAX = 1e-100
 """The smallest horizon ``t_max`` accepted."""
 MAX_T_MAX = 1e15
+MIN_FLOW_RTOL = 100 * 2.220446049250313e-16
+"""The smallest relative tolerance of the flow's integrator, 100·ε: LSODA (scipy) raises a
+smaller one to this with a warning, so a smaller one is refused rather than changed."""
 """The largest horizon ``t_max`` accepted."""
 MIN_TIME_UNITS = 1e-9
 """The shortest horizon in natural time units, t_max/τ: below it the weights cannot move."""

@@ -8,13 +8,19 @@ from service.core.engine.run import StopRules
 from service.core.queries import MinimaSpec
 from service.core.training import TrainingSpec
 from service.schemas.minima import MinimaRequest
-from service.schemas.train import TrainRequest
+from service.schemas.train import FlowRequest, OnlineRequest, TrainRequest
+from service.vocabulary import Order
+
+FLOW_STEPS = 10_000
+"""The flow has no step budget (it runs to t_max); its stop rules carry this placeholder."""
 
 
 def training_spec(request: TrainRequest) -> TrainingSpec:
     """The request as the core's :class:`TrainingSpec`."""
     stop = request.stop
     data = request.dataset
+    flow = request if isinstance(request, FlowRequest) else None
+    steps = FLOW_STEPS if isinstance(request, FlowRequest) else request.steps
     return TrainingSpec(
         inputs=data.inputs,
         targets=data.targets,
@@ -25,7 +31,7 @@ def training_spec(request: TrainRequest) -> TrainingSpec:
         learning_rate=request.learning_rate,
         steps_given="steps" in request.model_fields_set,
         stop=StopRules(
-            steps=request.steps,
+            steps=steps,
             weight_bound=stop.weight_bound,
             step_tolerance=stop.step_tolerance,
             error_tolerance=stop.error_tolerance,
@@ -33,11 +39,11 @@ def training_spec(request: TrainRequest) -> TrainingSpec:
         ),
         initial_weights=request.initial_weights,
         seed=request.seed,
-        order=request.order,
+        order=request.order if isinstance(request, OnlineRequest) else Order.GIVEN,
         record_points=request.record.points,
-        t_max=request.t_max,
-        rtol=request.rtol,
-        atol=request.atol,
+        t_max=None if flow is None else flow.t_max,
+        rtol=None if flow is None else flow.rtol,
+        atol=None if flow is None else flow.atol,
         extrapolate_to=request.extrapolate_to,
     )
 

@@ -41,7 +41,7 @@ from service.schemas.figures import (
     PaperFigureQuery,
 )
 from service.schemas.minima import CurveRequest, MinimaRequest
-from service.schemas.train import TrainRequest
+from service.schemas.train import TRAIN_REQUEST
 from service.specs import minima_spec, training_spec
 from service.studies.jobs import Studies
 from service.vocabulary import ImageFormat
@@ -127,7 +127,6 @@ def _paper(number: int, image_format: ImageFormat, budget: Budget) -> bytes:
             note=recipe.note,
             panels=recipe.panels,
         )
-    assert isinstance(recipe.request, TrainRequest)
     run = train_response(train(training_spec(recipe.request), budget))
     return render_train(recipe.request, run, image_format, note=recipe.note, panels=recipe.panels)
 
@@ -161,7 +160,7 @@ def _study_snapshot(request: Request, study_id: str) -> StudySnapshot:
         study_id=record.id,
         name=record.name,
         status=record.status,
-        base=TrainRequest.model_validate(record.spec["base"]),
+        base=TRAIN_REQUEST.validate_python(record.spec["base"]),
         axes=record.axes,
         log_axes=frozenset(a for a, v in grid.items() if isinstance(v, dict) and "log_range" in v),
         outcomes=studies.outcomes(record.id),

@@ -20,12 +20,14 @@ from starlette.exceptions import HTTPException
 from service.api.dependencies import get_settings
 from service.settings import Settings
 
-_bearer = HTTPBearer(auto_error=False, description="Required when LEARNDYN_API_KEY is set.")
+BEARER = HTTPBearer(auto_error=False, description="Required when LEARNDYN_API_KEY is set.")
+"""The bearer scheme: required with a key set, declared optional in the schema otherwise
+(:mod:`service.api.openapi_shape`)."""
 
 
 async def require_api_key(
     settings: Annotated[Settings, Depends(get_settings)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
 ) -> None:
     """401 unless the key is unset or the bearer token equals it."""
     if settings.api_key is None:  # pragma: no cover - only installed when a key is set

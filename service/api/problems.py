@@ -26,10 +26,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import Tag
 from starlette.exceptions import HTTPException
 
 from service.core.errors import InvalidProblem, LimitExceeded, SolverFailed, TimeLimitExceeded
 from service.schemas import FieldError, Problem
+from service.schemas.field_errors import METHOD_FIELDS, field_error
+from service.schemas.train import METHOD_TAG
 
 PROBLEM_JSON = "application/problem+json"
 logger = logging.getLogger("learndyn")
@@ -45,12 +48,6 @@ def problem_response(
     return JSONResponse(
         body.model_dump(exclude_none=True), status_code=status, media_type=PROBLEM_JSON
     )
-
-
-def _field_error(loc: tuple[Any, ...] | list[Any], message: str, type_: str) -> FieldError:
-    parts = [p if isinstance(p, int) else str(p) for p in loc]
-    dotted = ".".join(str(p) for p in (parts[1:] if parts[:1] == ["body"] else parts))
-    return FieldError(loc=parts, field=dotted, message=message, type=type_)
 
 
 def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -71,17 +68,13 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
                 f"malformed JSON at character {position}: the body is not a JSON document",
                 type_="urn:learndyn:malformed-json",
                 errors=[
-                    _field_error(
-                        ["body"], f"malformed JSON at character {position}", "json_invalid"
-                    )
+                    field_error(["body"], f"malformed JSON at character {position}", "json_invalid")
                 ],
             )
         message = e["msg"]
         if e["type"] == "extra_forbidden":
-            guess = _closest_field(request, list(e["loc"]))
-            if guess is not None:
-                message += f"; did you mean `{guess}`?"
-        errors.append(_field_error(e["loc"], message, e["type"]))
+            message = _extra_field_message(request, list(e["loc"]), message)
+        errors.append(field_error(e["loc"], message, e["type"]))
     fields = ", ".join(e.field or "body" for e in errors)
     return problem_response(
         422,
@@ -101,30 +94,48 @@ def _is_json(content_type: str | None) -> bool:
     return media == "application/json" or media.endswith("+json")
 
 
+def _extra_field_message(request: Request, loc: list[Any], message: str) -> str:
+    """An unknown field's message with the nearest known name suggested, unless it is
+    another method's field (:func:`~service.schemas.field_errors.field_error` says whose)."""
+    if METHOD_FIELDS.get(str(loc[-1])) is not None and any(
+        isinstance(p, str) and p.startswith(METHOD_TAG) for p in loc
+    ):
+        return message
+    guess = _closest_field(request, loc)
+    return message if guess is None else f"{message}; did you mean `{guess}`?"
+
+
 def _closest_field(request: Request, loc: list[Any]) -> str | None:
     """The field of the request's model nearest in spelling to the unknown one at ``loc``
     (``("body", …, name)``), or None when none is close."""
     route = request.scope.get("route")
     body = getattr(route, "body_field", None)
-    model: Any = getattr(getattr(body, "field_info", None), "annotation", None)
+    model: Any = _model_of(getattr(getattr(body, "field_info", None), "annotation", None))
     for part in loc[1:-1]:
         if isinstance(part, int):
             continue
-        field = getattr(model, "model_fields", {}).get(part)
+        if part.startswith(METHOD_TAG):  # the /train variant the request was read as
+            model = _model_of(model, part)
+            continue
+        field = getattr(_model_of(model), "model_fields", {}).get(part)
         if field is None:
             return None
-        model = _model_of(field.annotation)
-    names = list(getattr(model, "model_fields", {}))
+        model = field.annotation
+    names = list(getattr(_model_of(model), "model_fields", {}))
     close = difflib.get_close_matches(str(loc[-1]), names, n=1, cutoff=0.6)
     return close[0] if close else None
 
 
-def _model_of(annotation: Any) -> Any:
-    """The pydantic model inside an annotation (``Stop``, ``Stop | None``, ``list[Stop]``)."""
+def _model_of(annotation: Any, tag: str | None = None) -> Any:
+    """The pydantic model inside an annotation (``Stop``, ``Stop | None``, ``list[Stop]``); in
+    a tagged union, the variant of ``tag`` (the first one when no tag is given)."""
     if hasattr(annotation, "model_fields"):
         return annotation
+    tags = [m.tag for m in getattr(annotation, "__metadata__", ()) if isinstance(m, Tag)]
+    if tag is not None and tags and tag not in tags:
+        return None
     for argument in getattr(annotation, "__args__", ()):
-        found = _model_of(argument)
+        found = _model_of(argument, tag)
         if found is not None:
             return found
     return None
@@ -133,7 +144,7 @@ def _model_of(annotation: Any) -> Any:
 def _rule_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InvalidProblem | LimitExceeded)
     kind = "limit-exceeded" if isinstance(exc, LimitExceeded) else "invalid-problem"
-    error = _field_error(["body", *exc.field.split(".")], exc.message, kind.replace("-", "_"))
+    error = field_error(["body", *exc.field.split(".")], exc.message, kind.replace("-", "_"))
     return problem_response(422, str(exc), type_=f"urn:learndyn:{kind}", errors=[error])
 
 

@@ -9,7 +9,8 @@ or a study worker calls it with no web framework in sight; its domain rules live
   run ``steps`` (and reject ``t_max``, ``rtol`` and ``atol``);
 * the verdict judges the whole run (and, for a net, each layer alone) with the time unit τ of
   the inputs as a perceptron;
-* the log rule extrapolates logarithmic perceptron runs; a net's theory keeps the data's
+* the log rule extrapolates logarithmic runs, of a perceptron or a net (every weight along its
+  fitted log_rate, E the model's own at the predicted weights); a net's theory keeps the data's
   separability facts and predicts no log_rate (the Lemma and the max-margin prediction
   concern the single-layer perceptron only);
 * a theory whose magnitudes float64 cannot hold is not an error: the report says so in
@@ -156,7 +157,7 @@ def train(
         return TrainingReport(
             run=run,
             divergence=verdict,
-            prediction=None,
+            prediction=extrapolate(model, run.trajectory, verdict, spec.extrapolate_to),
             theory=inputs_theory if isinstance(inputs_theory, TheoryReport) else None,
             theory_note=inputs_theory.reason
             if isinstance(inputs_theory, Unrepresentable)
@@ -194,12 +195,6 @@ def _models(spec: TrainingSpec, budget: Budget) -> tuple[Model, PerceptronProble
     activation = get_activation(spec.activation)
     model: Model
     if spec.hidden:
-        if spec.extrapolate_to is not None:
-            raise InvalidProblem(
-                "extrapolate_to",
-                "applies to the perceptron (network.hidden empty): the log rule's error "
-                "predictions use the single-layer E",
-            )
         model = build_network_problem(
             spec.inputs, spec.targets, activation, hidden=spec.hidden, bias=spec.bias
         )

@@ -12,12 +12,16 @@ numerics stay free of matplotlib.
 * :func:`render_study`: a study's phase diagram, the verdict as a colour over the two
   largest axes of its grid (:mod:`service.figures.studies` documents the colours).
 * :mod:`service.figures.paper`: the requests and captions of the paper's five figures.
+* :mod:`service.figures.weights`: a run's weights named and coloured by the layer they belong
+  to (``w₅ bias→h₁`` in ``layer 1 (inputs→hidden): w₁…w₆``).
 
 Countable marks: in SVG output every extremum of E carries an element id starting with
 ``extremum-`` (``extremum-min-0``, ``extremum-max-1``, ``extremum-min-plus-inf``, …), the
 limits at ±∞ ``limit-plus`` / ``limit-minus``, and in the image panel ``point-e``,
 ``nearest-point`` and ``distance``; in a phase diagram the cells are ``phase-diagram``, the
-hatching under unfinished cells ``not-finished``, and each legend entry ``verdict-<name>``.
+hatching under unfinished cells ``not-finished``, and each legend entry ``verdict-<name>``; in
+a run's figure each weight's lines are ``weights-<j>`` and ``t-delta-<j>`` (j its 0-based index
+in the flat vector) and a net's legend, grouped by layer, is ``weights-legend``.
 """
 
 from service.figures.canvas import MAX_FIGURE_BYTES, FigureTooLarge, encode

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from service.schemas.minima import CurveRequest, MinimaRequest
-from service.schemas.train import TrainRequest
+from service.schemas.train import TRAIN_REQUEST, TrainRequest
 
 CURVE_POINTS = 1601
 
@@ -44,7 +44,7 @@ XOR_HIDDEN = 2
 """Hidden tanh units for Figure 5 when /train supports hidden layers."""
 
 
-XOR_REQUEST = TrainRequest.model_validate(
+XOR_REQUEST = TRAIN_REQUEST.validate_python(
     {
         "dataset": XOR,
         "activation": "tanh",

@@ -1,6 +1,8 @@
 """A training run drawn against log t: error, weights and t·(w(t+1) − w(t)).
 
-The last panel is the statistic of the paper's Figure 5: if the weights grow like
+The weights are named and coloured by the layer they belong to (:mod:`service.figures.weights`):
+a net's legend has one column per layer, headed by the layer and its weights. The last panel
+is the statistic of the paper's Figure 5: if the weights grow like
 w(t) ≈ a + b·log t (the "log rule"), then t·(w(t+1) − w(t)) ≈ t·ẇ(t) → b, a constant, while the
 steps w(t+1) − w(t) ≈ b/t vanish. Converging weights send it to 0. The caption states the
 request's parameters and the /train answer's divergence verdict.
@@ -11,13 +13,26 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from service.figures.canvas import caption, encode, new_figure, thin
+from service.figures.weights import (
+    WeightGroup,
+    colours,
+    drawn,
+    weight_groups,
+    weight_layout,
+)
 from service.schemas.train import TrainRequest, TrainResponse
 from service.vocabulary import ImageFormat
 
 MAX_WEIGHT_LINES = 10  # tab10 has ten colours; the paper's 2-2-1 net has nine weights
-"""At most this many weights are drawn (the first ones); the caption says so."""
+"""At most this many weights are drawn (the first ones of each layer, see
+:func:`service.figures.weights.drawn`); the caption says so."""
+
+
+LEGEND_WIDTH = 2.6
+"""Inches added to the figure's width for the legend of a net's layers, beside the panels."""
 
 
 def render_train(
@@ -45,31 +60,39 @@ def draw_train(
     later = t > 0  # log t: t = 0 has no place on the axis
     keep = np.flatnonzero(later)[thin(int(later.sum()))]
     m = len(response.weights)
-    shown = min(m, MAX_WEIGHT_LINES)
-    figure = new_figure(8.0, 2.3 + 2.6 * len(panels))
+    groups = drawn(weight_groups(weight_layout(request)), MAX_WEIGHT_LINES)
+    shown = [w.index for g in groups for w in g.weights]
+    by_layer = len(groups) > 1 and bool({"weights", "t_delta"} & set(panels))
+    figure = new_figure(8.0 + (LEGEND_WIDTH if by_layer else 0.0), 2.3 + 2.6 * len(panels))
     axes = figure.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
+    lines: dict[int, Line2D] = {}
     for ax, panel in zip(axes, panels, strict=True):
         if panel == "error":
             _error_panel(ax, t[keep], np.asarray(h.error, dtype=np.float64)[keep])
         elif panel == "weights":
             weights = np.asarray(h.weights, dtype=np.float64).reshape(len(t), m)
-            _lines(ax, t[keep], weights[keep, :shown], "w", gid="weights")
+            lines = _lines(ax, t[keep], weights[keep][:, shown], groups, gid="weights")
             ax.set_ylabel("weights w_j(t)")
             ax.set_title("Weights")
         elif panel == "t_delta":
-            rows = [h.t_delta[i] for i in keep]
-            td = np.array([r[:shown] if r is not None else [np.nan] * shown for r in rows])
-            _lines(ax, t[keep], td.reshape(len(keep), shown), "t·Δw", gid="t-delta")
+            lines = _lines(ax, t[keep], _t_delta(h.t_delta, keep, shown), groups, gid="t-delta")
             ax.axhline(0.0, color="0.5", lw=0.8)
             ax.set_ylabel("t·(w_j(t+1) − w_j(t))")
             ax.set_title("t·Δw: constant under the log rule, → 0 when converging (Figure 5)")
         else:
             raise ValueError(f"unknown panel {panel!r}")
         ax.set_xscale("log")
+    if by_layer:
+        _layer_legend(figure, groups, lines)
     axes[-1].set_xlabel(_time_label(request.method.value))
-    extra = f" The first {shown} of {m} weights are drawn." if shown < m else ""
-    caption(figure, note + _caption(request, response) + extra)
+    caption(figure, note + _caption(request, response) + _drawn_note(groups, len(shown), m))
     return figure
+
+
+def _t_delta(rows: list[list[float] | None], keep: np.ndarray, shown: list[int]) -> np.ndarray:
+    """The recorded t·Δw of the weights ``shown`` at the times ``keep`` (NaN where none)."""
+    values = [[r[j] for j in shown] if r is not None else [np.nan] * len(shown) for r in rows]
+    return np.array([values[i] for i in keep], dtype=np.float64).reshape(len(keep), len(shown))
 
 
 def _time_label(method: str) -> str:
@@ -85,15 +108,52 @@ def _error_panel(ax: Axes, t: np.ndarray, error: np.ndarray) -> None:
     ax.set_title("Error")
 
 
-def _lines(ax: Axes, t: np.ndarray, values: np.ndarray, name: str, *, gid: str) -> None:
-    for j in range(values.shape[1]):
-        ax.plot(t, values[:, j], lw=1.4, label=f"{name}{_sub(j + 1)}", gid=f"{gid}-{j}")
-    if values.shape[1] > 0:
-        ax.legend(loc="best", fontsize=8, ncols=min(4, values.shape[1]))
+def _lines(
+    ax: Axes, t: np.ndarray, values: np.ndarray, groups: tuple[WeightGroup, ...], *, gid: str
+) -> dict[int, Line2D]:
+    """One line per weight of ``groups`` (``values`` has their columns, in order), its gid
+    ``<gid>-<flat index>``, coloured and labelled by layer, biases dashed; by flat index.
+    A one-layer run (the perceptron) gets its legend here, a net's is the figure's."""
+    colour = colours(groups)
+    lines = {}
+    for column, w in enumerate(w for g in groups for w in g.weights):
+        (lines[w.index],) = ax.plot(
+            t,
+            values[:, column],
+            lw=1.4,
+            ls="--" if w.bias else "-",
+            color=colour[w.index],
+            label=w.label,
+            gid=f"{gid}-{w.index}",
+        )
+    if len(groups) == 1:
+        ax.legend(loc="best", fontsize=8, ncols=min(4, len(lines)))
+    return lines
 
 
-def _sub(j: int) -> str:
-    return str(j).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
+def _layer_legend(
+    figure: Figure, groups: tuple[WeightGroup, ...], lines: dict[int, Line2D]
+) -> None:
+    """The figure's legend, right of the panels: each layer's title (in bold), then its
+    weights."""
+    handles: list[Line2D] = []
+    labels: list[str] = []
+    for group in groups:
+        handles += [Line2D([], [], linestyle="none")] + [lines[w.index] for w in group.weights]
+        labels += [group.title] + [w.label for w in group.weights]
+    legend = figure.legend(handles, labels, loc="outside right upper", fontsize=8)
+    legend.set_gid("weights-legend")
+    for text in legend.get_texts():
+        if text.get_text() in {g.title for g in groups}:
+            text.set_fontweight("bold")
+
+
+def _drawn_note(groups: tuple[WeightGroup, ...], shown: int, m: int) -> str:
+    if shown == m:
+        return ""
+    if len(groups) == 1:
+        return f" The first {shown} of {m} weights are drawn."
+    return f" {shown} of {m} weights are drawn: the first ones of each layer."
 
 
 def _caption(request: TrainRequest, response: TrainResponse) -> str:
@@ -106,6 +166,8 @@ def _caption(request: TrainRequest, response: TrainResponse) -> str:
         if request.initial_weights is not None
         else f"seed {request.seed}"
         if request.seed is not None
+        else f"seed {response.initial_seed} (the default)"
+        if response.initial_seed is not None  # a net's weights are drawn: zero is a saddle
         else "zero initial weights"
     )
     verdict = response.divergence

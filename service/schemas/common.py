@@ -6,7 +6,7 @@ a string. Counts accept an integral JSON number such as ``1e6`` but not ``1.5``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AllowInfNan, BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
@@ -22,6 +22,18 @@ def _integral(value: Any) -> Any:
 
 Count = Annotated[int, BeforeValidator(_integral), Strict()]
 """A whole JSON number; ``1e6`` is accepted, ``1.5``, ``true`` and ``"10"`` are not."""
+
+
+def _target(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("a target is the number -1 or 1, not a boolean")
+    if value == 0:
+        raise ValueError("a target is -1 or 1 (for 0/1 labels, map 0 to -1)")
+    return value
+
+
+Target = Annotated[Literal[-1, 1], BeforeValidator(_target)]
+"""A target: the JSON number −1 or 1 (``1.0`` is accepted as 1; ``true`` and ``0`` are not)."""
 
 Flag = Annotated[bool, Strict()]
 """A JSON ``true``/``false``; ``0``, ``1`` and strings are rejected."""
@@ -41,7 +53,7 @@ class Dataset(StrictModel):
         description="The n×m input matrix A, one example per row; all rows the same length.",
         examples=[[[1.0]]],
     )
-    targets: list[Real] = Field(
+    targets: list[Target] = Field(
         min_length=1,
         description="One target per row, each +1 or −1 (map 0/1 labels 0 → −1).",
         examples=[[1]],

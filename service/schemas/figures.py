@@ -5,11 +5,21 @@ The answers are images, not JSON: ``image/svg+xml`` or ``image/png``.
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated
+
+from pydantic import Field, TypeAdapter
 
 from service.schemas.common import StrictModel
 from service.schemas.minima import MinimaRequest
-from service.schemas.train import TrainRequest
+from service.schemas.train import (
+    FLOW_TAG,
+    GD_TAG,
+    METHOD_DISCRIMINATOR,
+    ONLINE_TAG,
+    FlowRequest,
+    GdRequest,
+    OnlineRequest,
+)
 from service.vocabulary import ImageFormat
 
 FORMAT_DESCRIPTION = (
@@ -18,21 +28,41 @@ FORMAT_DESCRIPTION = (
 )
 
 
-class FigureTrainRequest(TrainRequest):
-    """A /train request, answered with error, weights and t·Δw against log t (Figure 5)."""
+class ImageFormatField(StrictModel):
+    """The ``format`` field of a figure request."""
 
     format: ImageFormat = Field(
         default=ImageFormat.SVG, description=FORMAT_DESCRIPTION, examples=["svg"]
     )
 
 
-class FigureMinimaRequest(MinimaRequest):
+class FigureGdRequest(GdRequest, ImageFormatField):
+    """A /train request of method gd, answered with its figure."""
+
+
+class FigureOnlineRequest(OnlineRequest, ImageFormatField):
+    """A /train request of method online, answered with its figure."""
+
+
+class FigureFlowRequest(FlowRequest, ImageFormatField):
+    """A /train request of method flow, answered with its figure."""
+
+
+FigureTrainRequest = Annotated[
+    Annotated[FigureGdRequest, GD_TAG]
+    | Annotated[FigureOnlineRequest, ONLINE_TAG]
+    | Annotated[FigureFlowRequest, FLOW_TAG],
+    METHOD_DISCRIMINATOR,
+]
+"""A /train request plus ``format``, answered with error, weights and t·Δw against log t
+(Figure 5); its variants are /train's (see :data:`~service.schemas.train.TrainRequest`)."""
+
+FIGURE_TRAIN_REQUEST: TypeAdapter[FigureTrainRequest] = TypeAdapter(FigureTrainRequest)
+
+
+class FigureMinimaRequest(MinimaRequest, ImageFormatField):
     """A /minima request, answered with E(x) over the whole line (Figures 1–2) and, for n = 2,
     the image curve TV in [−1, 1]² (Figures 3–4)."""
-
-    format: ImageFormat = Field(
-        default=ImageFormat.SVG, description=FORMAT_DESCRIPTION, examples=["svg"]
-    )
 
 
 class PaperFigureQuery(StrictModel):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Discriminator, Field, Tag, TypeAdapter
 
 from service import limits
 from service.schemas.common import Count, Dataset, Flag, Real, StrictModel
@@ -69,20 +70,15 @@ class Record(StrictModel):
     )
 
 
-class TrainRequest(StrictModel):
-    """Run gradient descent on E(x) = Σ_i (θ(A_i·x) − y_i)² and judge the weights' fate."""
+class TrainFields(StrictModel):
+    """The fields of a /train request every method takes (see :data:`TrainRequest`)."""
 
     dataset: Dataset
     activation: ActivationName = Field(default=ActivationName.TANH, description="The sigmoid θ.")
     network: Network = Field(default_factory=Network)
-    method: Method = Field(default=Method.GD, description="How the weights move.")
     learning_rate: PositiveReal = Field(
         default=0.1,
         description="The step size η > 0; for method 'flow', the rate α of ẋ = −α·∇E(x).",
-    )
-    steps: Annotated[Count, Field(ge=1, le=limits.MAX_STEPS)] = Field(
-        default=10_000,
-        description="The step budget (passes for online); the work limit also applies.",
     )
     initial_weights: list[Real] | None = Field(
         default=None,
@@ -93,30 +89,28 @@ class TrainRequest(StrictModel):
     seed: Annotated[Count, Field(ge=0, le=limits.MAX_SEED)] | None = Field(
         default=None, description="Seeds the initial weights (when none are given) and shuffling."
     )
-    order: Order = Field(default=Order.GIVEN, description="Online only: example order per pass.")
     stop: Stop = Field(default_factory=Stop)
     record: Record = Field(default_factory=Record)
-    t_max: Annotated[Real, Field(ge=limits.MIN_T_MAX, le=limits.MAX_T_MAX)] | None = Field(
-        default=None,
-        description="Flow only (required there): the time to integrate ẋ = −α·∇E(x) to. "
-        "Gradient descent with step η for k steps approximates the flow with α = 1 to t = η·k. "
-        "t_max·α·‖B‖₂² (natural time units) must lie in [1e-9, 1e30].",
-        examples=[1e12],
-    )
-    rtol: Annotated[Real, Field(gt=0, lt=1)] | None = Field(
-        default=None, description="Flow only: the integrator's relative tolerance (default 1e-8)."
-    )
-    atol: PositiveReal | None = Field(
-        default=None, description="Flow only: the integrator's absolute tolerance (default 1e-12)."
-    )
     extrapolate_to: list[PositiveReal] | None = Field(
         default=None,
         min_length=1,
         max_length=limits.MAX_EXTRAPOLATION_TIMES,
-        description="Times at which the log rule predicts the weights when the verdict is "
-        "logarithmic. Default: 10 and 1000 times the last t.",
+        description="Times at which the log rule predicts the weights (and E) when the verdict "
+        "is logarithmic, for a perceptron or a net. Default: 10 and 1000 times the last t.",
         examples=[[1e9, 1e12]],
     )
+
+
+Steps = Annotated[Count, Field(ge=1, le=limits.MAX_STEPS)]
+
+STEPS_DESCRIPTION = "The step budget (passes for online); the work limit also applies."
+
+
+class GdRequest(TrainFields):
+    """Batch gradient descent, x ← x − η·∇E(x); t counts steps. ``method`` may be left out."""
+
+    method: Literal[Method.GD] = Field(default=Method.GD, description="How the weights move.")
+    steps: Steps = Field(default=10_000, description=STEPS_DESCRIPTION)
 
     model_config = {
         "json_schema_extra": {
@@ -131,6 +125,94 @@ class TrainRequest(StrictModel):
             ]
         }
     }
+
+
+class OnlineRequest(TrainFields):
+    """Online descent: one update per example; a step is one pass over the examples."""
+
+    method: Literal[Method.ONLINE] = Field(description="How the weights move.")
+    steps: Steps = Field(default=10_000, description=STEPS_DESCRIPTION)
+    order: Order = Field(default=Order.GIVEN, description="The example order in each pass.")
+
+
+class FlowRequest(TrainFields):
+    """The gradient flow ẋ = −α·∇E(x), integrated to ``t_max`` (α is ``learning_rate``)."""
+
+    method: Literal[Method.FLOW] = Field(description="How the weights move.")
+    t_max: Annotated[Real, Field(ge=limits.MIN_T_MAX, le=limits.MAX_T_MAX)] = Field(
+        description="The time to integrate ẋ = −α·∇E(x) to. Gradient descent with step η for "
+        "k steps approximates the flow with α = 1 to t = η·k. t_max·α·‖B‖₂² (natural time "
+        "units) must lie in [1e-9, 1e30].",
+        examples=[1e12],
+    )
+    rtol: Annotated[Real, Field(ge=limits.MIN_FLOW_RTOL, lt=1)] | None = Field(
+        default=None,
+        description="The integrator's relative tolerance, in [100·ε, 1) (default 1e-8).",
+    )
+    atol: PositiveReal | None = Field(
+        default=None, description="The integrator's absolute tolerance (default 1e-12)."
+    )
+
+
+METHOD_TAG = "method="
+"""Prefix of a variant's tag in :data:`TrainRequest`; pydantic puts the tag in an error's
+location (``("method=flow", "t_max")``), which :func:`without_method_tag` takes out."""
+
+
+def _method_of(value: Any) -> str | None:
+    """The tag of a request's variant: its ``method``, ``gd`` when left out."""
+    if isinstance(value, dict):
+        method = value.get("method", Method.GD.value)
+    else:  # a model, or not an object at all (which gd's validator then refuses as such)
+        method = getattr(value, "method", Method.GD.value)
+    return f"{METHOD_TAG}{method}" if isinstance(method, str) else None
+
+
+METHOD_ERROR = "method_invalid"
+"""The error type of a request whose ``method`` is none of the methods."""
+
+METHOD_DISCRIMINATOR = Discriminator(
+    _method_of,
+    custom_error_type=METHOD_ERROR,
+    custom_error_message="method must be one of " + ", ".join(f"'{m}'" for m in Method),
+)
+"""Tells the variants of a /train request apart by ``method`` (``gd`` when left out)."""
+GD_TAG, ONLINE_TAG, FLOW_TAG = (Tag(f"{METHOD_TAG}{m}") for m in Method)
+
+TrainRequest = Annotated[
+    Annotated[GdRequest, GD_TAG]
+    | Annotated[OnlineRequest, ONLINE_TAG]
+    | Annotated[FlowRequest, FLOW_TAG],
+    METHOD_DISCRIMINATOR,
+]
+"""A /train request: :class:`GdRequest`, :class:`OnlineRequest` or :class:`FlowRequest` by its
+``method`` (``gd`` when left out). Each variant holds exactly the fields its method takes, so
+the schema states what the service accepts: ``order`` is online's, ``t_max``, ``rtol`` and
+``atol`` are the flow's, and the flow has no ``steps``."""
+
+TRAIN_REQUEST: TypeAdapter[TrainRequest] = TypeAdapter(TrainRequest)
+"""Validates a /train request given as JSON or Python data."""
+
+
+def method_fields() -> dict[str, list[str]]:
+    """Each field that only some methods take → those methods."""
+    variants: dict[Method, type[TrainFields]] = {
+        Method.GD: GdRequest,
+        Method.ONLINE: OnlineRequest,
+        Method.FLOW: FlowRequest,
+    }
+    common = set(TrainFields.model_fields) | {"method"}
+    out: dict[str, list[str]] = {}
+    for method, variant in variants.items():
+        for name in variant.model_fields:
+            if name not in common:
+                out.setdefault(name, []).append(method.value)
+    return out
+
+
+def without_method_tag(loc: Sequence[str | int]) -> list[str | int]:
+    """An error location without the union's variant tags (see :data:`METHOD_TAG`)."""
+    return [p for p in loc if not (isinstance(p, str) and p.startswith(METHOD_TAG))]
 
 
 class History(BaseModel):
@@ -298,8 +380,8 @@ class TrainResponse(BaseModel):
     )
     extrapolation: Extrapolation | None = Field(
         default=None,
-        description="The log rule's predictions; null unless logarithmic, and for nets with "
-        "hidden layers.",
+        description="The log rule's predictions; null unless the verdict is logarithmic (for a "
+        "net: every weight along its fitted log_rate, E the net's own).",
     )
     theory: Theory | None = Field(
         default=None,

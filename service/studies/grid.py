@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from service.core.errors import InvalidProblem
 from service.schemas.studies import GRID_AXES, IntRange, LogRange, SweepRequest
-from service.schemas.train import TrainRequest
+from service.schemas.train import TRAIN_REQUEST, TrainRequest, without_method_tag
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +108,10 @@ def point(base: dict[str, Any], axes: dict[str, list[Any]], index: int) -> Point
     /train schema."""
     params = point_params(axes, index)
     try:
-        request = TrainRequest.model_validate({**base, **params})
+        request = TRAIN_REQUEST.validate_python({**base, **params})
     except ValidationError as error:
         first = error.errors()[0]
-        where = [str(p) for p in first["loc"]]
+        where = [str(p) for p in without_method_tag(first["loc"])] or ["method"]
         field = f"grid.{where[0]}" if where and where[0] in axes else "base." + ".".join(where)
         raise GridError(field, f"point {index} ({json.dumps(params)}): {first['msg']}") from None
     return Point(index=index, params=params, request=request)

@@ -3,11 +3,13 @@ with countable marks, declared in OpenAPI with their image content types."""
 
 from __future__ import annotations
 
+import colorsys
 import io
 import math
 import re
 import struct
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 
 import pytest
 from fastapi.testclient import TestClient
@@ -271,7 +273,7 @@ def test_paper_figures_refuse_unknown_query_parameters(client: TestClient) -> No
 
 def test_many_weights_are_capped_and_the_caption_says_so(client: TestClient) -> None:
     from service.figures.training import MAX_WEIGHT_LINES, draw_train
-    from service.schemas.train import TrainRequest, TrainResponse
+    from service.schemas.train import TRAIN_REQUEST, TrainResponse
 
     m = MAX_WEIGHT_LINES + 2
     body = {
@@ -284,7 +286,7 @@ def test_many_weights_are_capped_and_the_caption_says_so(client: TestClient) -> 
     }
     answer = TrainResponse.model_validate(client.post("/train", json=body).json())
     with canvas._style():
-        figure = draw_train(TrainRequest.model_validate(body), answer)
+        figure = draw_train(TRAIN_REQUEST.validate_python(body), answer)
         weights_axes = figure.axes[1]
         drawn = [
             line
@@ -295,3 +297,109 @@ def test_many_weights_are_capped_and_the_caption_says_so(client: TestClient) -> 
         assert f"The first {MAX_WEIGHT_LINES} of {m} weights are drawn." in " ".join(
             figure.get_supxlabel().split()
         )
+
+
+# -- a net's weights, by layer ---------------------------------------------------------------
+
+XOR_NET = {
+    "dataset": {
+        "inputs": [[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]],
+        "targets": [-1, 1, 1, -1],
+        "bias": True,
+    },
+    "network": {"hidden": [2]},
+    "steps": 200,
+    "record": {"points": 20},
+}
+"""A 2-2-1 net with biases: 9 weights, layer 1's 6 (4 weights, then 2 biases), the output's 3."""
+
+XOR_LEGEND = [
+    "layer 1 (inputs→hidden): w₁…w₆",
+    *("w₁ x₁→h₁", "w₂ x₂→h₁", "w₃ x₁→h₂", "w₄ x₂→h₂", "w₅ bias→h₁", "w₆ bias→h₂"),
+    "layer 2 (hidden→output): w₇…w₉",
+    *("w₇ h₁→out", "w₈ h₂→out", "w₉ bias→out"),
+]
+
+
+def test_a_2_2_1_nets_weights_are_named_by_layer_in_the_layout_order() -> None:
+    from service.core.model.network import Layout
+    from service.figures.weights import weight_groups
+
+    groups = weight_groups(Layout(widths=(2, 2, 1), bias=True))
+    assert [g.layer for g in groups] == [1, 2]
+    assert [[w.index for w in g.weights] for g in groups] == [[0, 1, 2, 3, 4, 5], [6, 7, 8]]
+    assert [w.index for g in groups for w in g.weights if w.bias] == [4, 5, 8]
+    assert [text for g in groups for text in (g.title, *(w.label for w in g.weights))] == (
+        XOR_LEGEND
+    )
+
+
+def test_deeper_nets_and_the_perceptron_are_named_too() -> None:
+    from service.core.model.network import Layout
+    from service.figures.weights import weight_groups
+
+    deep = weight_groups(Layout(widths=(2, 2, 2, 1), bias=False))
+    assert [g.title for g in deep] == [
+        "layer 1 (inputs→hidden 1): w₁…w₄",
+        "layer 2 (hidden 1→hidden 2): w₅…w₈",
+        "layer 3 (hidden 2→output): w₉…w₁₀",
+    ]
+    assert [w.label for w in deep[1].weights] == [
+        "w₅ h¹₁→h²₁",
+        "w₆ h¹₂→h²₁",
+        "w₇ h¹₁→h²₂",
+        "w₈ h¹₂→h²₂",
+    ]
+    (perceptron,) = weight_groups(Layout(widths=(2, 1), bias=True))
+    assert perceptron.title == "inputs→output: w₁…w₃"
+    assert [w.label for w in perceptron.weights] == ["w₁ x₁→out", "w₂ x₂→out", "w₃ bias→out"]
+
+
+def test_a_capped_net_shows_the_first_weights_of_every_layer() -> None:
+    from service.core.model.network import Layout
+    from service.figures.weights import drawn, weight_groups
+
+    groups = weight_groups(Layout(widths=(3, 3, 1), bias=True))  # 12 + 4 weights
+    shown = drawn(groups, 10)
+    assert [[w.index for w in g.weights] for g in shown] == [[0, 1, 2, 3, 4, 5], [12, 13, 14, 15]]
+    assert drawn(groups, 2) == tuple(replace(g, weights=g.weights[:1]) for g in groups)
+
+
+def strokes(root: ET.Element, gid: str) -> tuple[str, bool]:
+    """The colour of the line with id ``gid`` (#rrggbb), and whether it is dashed."""
+    (line,) = [e for e in root.iter() if e.attrib.get("id") == gid]
+    style = next(p for p in line.iter(f"{SVG_NS}path")).attrib["style"]
+    colour = re.search(r"stroke: (#[0-9a-f]{6})", style)
+    assert colour is not None, style
+    return colour.group(1), "stroke-dasharray" in style
+
+
+def hue(colour: str) -> float:
+    r, g, b = (int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
+    return colorsys.rgb_to_hls(r, g, b)[0]
+
+
+def test_a_nets_figure_groups_its_weights_by_layer(client: TestClient) -> None:
+    r = client.post("/figures/train", json=XOR_NET)
+    assert r.status_code == 200, r.text
+    labels = texts(r.content)
+    start = labels.index(XOR_LEGEND[0])
+    assert labels[start : start + len(XOR_LEGEND)] == XOR_LEGEND  # the legend, layer by layer
+    root = svg_tree(r.content)
+    assert "weights-legend" in ids(root)
+    lines = [strokes(root, f"weights-{j}") for j in range(9)]
+    assert lines == [strokes(root, f"t-delta-{j}") for j in range(9)]  # one key, two panels
+    assert [dashed for _, dashed in lines] == [False] * 4 + [True] * 2 + [False] * 2 + [True]
+    layer_1, layer_2 = [c for c, _ in lines[:6]], [c for c, _ in lines[6:]]
+    assert len(set(layer_1)) == 6 and len(set(layer_2)) == 3  # a shade per weight
+    hues_1, hues_2 = [hue(c) for c in layer_1], [hue(c) for c in layer_2]
+    assert max(hues_1) - min(hues_1) < 0.05 and max(hues_2) - min(hues_2) < 0.05  # a family
+    assert abs(min(hues_1) - max(hues_2)) > 0.3  # each layer its own
+    # the answer's own split of the weights is the figure's
+    layers = client.post("/train", json=XOR_NET).json()["layers"]
+    assert [(layer["start"], layer["stop"]) for layer in layers] == [(0, 6), (6, 9)]
+
+
+def test_paper_figure_5_names_each_weights_layer(client: TestClient) -> None:
+    labels = texts(client.get("/figures/paper/5").content)
+    assert all(text in labels for text in XOR_LEGEND)

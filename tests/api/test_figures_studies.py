@@ -18,7 +18,7 @@ from matplotlib.image import imread
 
 from service.app import create_app
 from service.figures import VERDICT_COLOURS, StudySnapshot, draw_study, phase_cells, render_study
-from service.schemas.train import TrainRequest
+from service.schemas.train import TRAIN_REQUEST
 from service.settings import Settings
 from service.vocabulary import ImageFormat
 from tests.api.test_figures import ids, svg_tree, texts
@@ -230,7 +230,7 @@ def test_unfinished_and_folded_are_said_in_the_figure() -> None:
         study_id="f" * 32,
         name=None,
         status="running",
-        base=TrainRequest.model_validate({"dataset": SCALAR, "steps": 1000}),
+        base=TRAIN_REQUEST.validate_python({"dataset": SCALAR, "steps": 1000}),
         axes=FOLDED_AXES,
         log_axes=frozenset(),
         outcomes=folded_outcomes(),

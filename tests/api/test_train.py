@@ -116,9 +116,9 @@ def test_non_finite_case_reports_the_last_finite_state(client: TestClient) -> No
     assert answer["history"]["t_delta"] == [None]
 
 
-# kind: "request" when the body does not fit the schema, "problem" when it fits but breaks a
-# rule of the mathematics (ragged rows, m = 0, targets not ±1, a weight count that depends on
-# n and m, a field that does not apply to the method): service/api/problems.py
+# kind: "request" when the body does not fit the schema (targets not ±1, a field another method
+# takes), "problem" when it fits but breaks a rule of the mathematics JSON Schema cannot state
+# (ragged rows, m = 0, a weight count that depends on n and m): service/api/problems.py
 @pytest.mark.parametrize(
     ("body", "kind", "field", "words"),
     [
@@ -142,15 +142,15 @@ def test_non_finite_case_reports_the_last_finite_state(client: TestClient) -> No
         ),
         (
             {"dataset": {"inputs": [[1.0]], "targets": [0]}},
-            "problem",
-            "dataset.targets",
+            "request",
+            "dataset.targets.0",
             "map 0 to -1",
         ),
         (
             {"dataset": {"inputs": [[1.0]], "targets": [2]}},
-            "problem",
-            "dataset.targets",
-            "+1 or -1",
+            "request",
+            "dataset.targets.0",
+            "should be -1 or 1",
         ),
         (
             {**SCALAR, "initial_weights": [0.0, 1.0]},
@@ -182,7 +182,19 @@ def test_non_finite_case_reports_the_last_finite_state(client: TestClient) -> No
             "dataset.bias",
             "bool",
         ),
-        ({**SCALAR, "order": "shuffled"}, "problem", "order", "online"),
+        (
+            {**SCALAR, "order": "shuffled"},
+            "request",
+            "order",
+            "`order` applies to method 'online' only, not to 'gd'",
+        ),
+        ({**SCALAR, "method": "anneal"}, "request", "method", "method must be one of 'gd'"),
+        (
+            {"dataset": {"inputs": [[1.0]], "targets": [True]}},
+            "request",
+            "dataset.targets.0",
+            "not a boolean",
+        ),
     ],
 )
 def test_bad_input_is_a_422_naming_the_field(

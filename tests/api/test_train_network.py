@@ -81,13 +81,27 @@ def test_bad_hidden_requests_name_the_field(client: TestClient) -> None:
     )
     r = client.post("/train", json={**XOR, "network": {"hidden": [2] * 9}})
     assert_problem(r, kind="invalid-request", field="network.hidden", words="at most 8 items")
-    r = client.post("/train", json={**XOR, "extrapolate_to": [1e9]})
-    assert_problem(
-        r,
-        kind="invalid-problem",
-        field="extrapolate_to",
-        words=("applies to the perceptron", "network.hidden empty"),
+
+
+def test_the_log_rule_extrapolates_a_net(client: TestClient) -> None:
+    """XOR on a 2-2-1 net diverges logarithmically (Figure 5): from 10^5 steps the log rule
+    predicts the weights at 10^6, E is the net's own at them (computed here independently),
+    and the output layer's predicted weights are within 1% of a run actually taken to 10^6."""
+    run = {**XOR, "learning_rate": 0.05, "seed": 0}
+    status, body = post(client, {**run, "steps": 100_000, "extrapolate_to": [1e6]})
+    assert status == 200 and body["divergence"]["verdict"] == "logarithmic"
+    prediction = body["extrapolation"]
+    b = np.array(body["divergence"]["log_rate"])
+    predicted = np.array(prediction["weights"][0])
+    assert prediction["t"] == [1e6]
+    np.testing.assert_allclose(
+        predicted, np.array(body["weights"]) + math.log(10.0) * b, rtol=1e-12, atol=1e-12
     )
+    assert math.isclose(prediction["error"][0], _xor_error(predicted.tolist()), rel_tol=1e-9)
+    status, later = post(client, {**run, "steps": 1_000_000})
+    assert status == 200
+    actual = np.array(later["weights"])
+    assert np.max(np.abs(predicted[6:] - actual[6:]) / np.abs(actual[6:])) < 0.01
 
 
 def test_online_and_given_weights(client: TestClient) -> None:
@@ -166,7 +180,8 @@ def test_figure_5_verdicts_per_layer(client: TestClient) -> None:
     assert body["divergence"]["verdict"] == "logarithmic"
     # the per-layer rates are the output layer's t·Δw, to the 3% the statistic has settled
     np.testing.assert_allclose(output["log_rate"], output["t_delta"], rtol=0.03)
-    assert body["extrapolation"] is None
+    # a logarithmic net is extrapolated by the log rule too, at 10 and 1000 times the last t
+    assert body["extrapolation"]["t"] == [1e7, 1e9]
 
 
 def test_flow_of_a_net_is_the_limit_of_small_steps(client: TestClient) -> None:

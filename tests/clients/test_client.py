@@ -28,7 +28,7 @@ from clients import (
     TransportError,
 )
 from service.app import create_app
-from service.schemas import Dataset, TrainRequest, TrainResponse
+from service.schemas import Dataset, GdRequest, TrainResponse
 from service.settings import Settings
 from tests.conftest import free_port
 
@@ -106,7 +106,7 @@ def test_train_on_a_live_server(live_server: str) -> None:
 
 @pytest.mark.anyio
 async def test_async_train_on_a_live_server(live_server: str) -> None:
-    request = TrainRequest(dataset=Dataset(inputs=[[1.0]], targets=[1]), steps=100)
+    request = GdRequest(dataset=Dataset(inputs=[[1.0]], targets=[1]), steps=100)
     async with AsyncClient(base_url=live_server) as client:
         answer = await client.train(request)
         assert answer.steps == 100 and answer.stopped_by == "steps"
@@ -179,7 +179,7 @@ def test_a_local_validation_error_names_every_field_with_its_reason() -> None:
 def test_the_client_names_a_field_as_the_service_would(
     app_transport: httpx.MockTransport,
 ) -> None:
-    request = TrainRequest.model_construct(  # skips the local check, so the service sees it
+    request = GdRequest.model_construct(  # skips the local check, so the service sees it
         dataset=Dataset(inputs=[[1.0]], targets=[1]), learning_rate=-1.0
     )
     with Client(transport=app_transport) as client:
@@ -191,13 +191,30 @@ def test_the_client_names_a_field_as_the_service_would(
     assert local.value.errors == remote.value.errors
 
 
+def test_the_client_names_another_methods_field_as_the_service_would(
+    app_transport: httpx.MockTransport,
+) -> None:
+    """A flow request with ``steps`` and without ``t_max``: the same two field errors, named
+    ``steps`` and ``t_max`` (not the union's ``method=flow.steps``), locally and remotely."""
+    body = {"dataset": {"inputs": [[1.0]], "targets": [1]}, "method": "flow", "steps": 10}
+    with Client(transport=app_transport) as client:
+        remote = client._http.post("/train", json=body).json()
+        with pytest.raises(LocalValidationError) as local:
+            client.train(**body)
+    fields = sorted(e["field"] for e in remote["errors"])
+    assert fields == ["steps", "t_max"]
+    assert [e.model_dump() for e in sorted(local.value.errors, key=lambda e: e.field)] == sorted(
+        remote["errors"], key=lambda e: e["field"]
+    )
+    steps = next(e for e in remote["errors"] if e["field"] == "steps")
+    assert steps["message"] == "`steps` applies to method 'gd' and 'online' only, not to 'flow'"
+
+
 def test_keyword_arguments_and_request_model_agree(app_transport: httpx.MockTransport) -> None:
     with Client(transport=app_transport) as client:
         a = client.train(inputs=[[1.0], [-2.0]], targets=[1, -1], bias=True, steps=50)
         b = client.train(
-            TrainRequest(
-                dataset=Dataset(inputs=[[1.0], [-2.0]], targets=[1, -1], bias=True), steps=50
-            )
+            GdRequest(dataset=Dataset(inputs=[[1.0], [-2.0]], targets=[1, -1], bias=True), steps=50)
         )
     assert a == b and len(a.weights) == 2
 
@@ -313,8 +330,8 @@ async def test_async_client_in_process_maps_errors_and_retries() -> None:
     transport = httpx.ASGITransport(app=create_app(Settings()))
     async with AsyncClient(transport=transport) as client:
         with pytest.raises(RequestRefused) as info:
-            await client.train(inputs=[[1.0]], targets=[0])
-        assert info.value.fields == ["dataset.targets"] and info.value.status == 422
+            await client.train(inputs=[[1.0], [1.0, 2.0]], targets=[1, -1])
+        assert info.value.fields == ["dataset.inputs"] and info.value.status == 422
         with pytest.raises(LocalValidationError) as local:
             await client.train(inputs=[[1.0]], targets=[1], learning_rate=0.0)
         assert local.value.fields == ["learning_rate"] and local.value.status is None
@@ -365,7 +382,7 @@ def test_readme_client_example_runs(live_server: str, capsys: pytest.CaptureFixt
     exec(compile(code.replace("http://127.0.0.1:8000", live_server), "README", "exec"), {})
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("steps [2.76073434")
-    assert lines[1] == "422 ['dataset.targets']"
+    assert lines[1] == "422 ['dataset.inputs']"
 
 
 def test_cli_train_prints_a_table_and_json(live_server: str, tmp_path: object) -> None:
@@ -431,7 +448,7 @@ def test_figures_through_the_client(app_transport: httpx.MockTransport) -> None:
         request = MinimaRequest(dataset=Dataset(inputs=[[1.0], [2.0]], targets=[1, 1]))
         png = client.figure_minima(request, format="png")
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
-        run = TrainRequest(dataset=Dataset(inputs=[[1.0]], targets=[1]), steps=200)
+        run = GdRequest(dataset=Dataset(inputs=[[1.0]], targets=[1]), steps=200)
         assert client.figure_train(run, format="png")[:8] == b"\x89PNG\r\n\x1a\n"
         assert client.figure_train(inputs=[[1.0]], targets=[1], steps=200).startswith(b"<?xml")
         with pytest.raises(LocalValidationError) as local:

@@ -6,10 +6,12 @@ bearer scheme (schemathesis then also checks that requests without it get 401). 
 small work budget so that generated requests stay quick; requests over it get 422.
 
 One check is configured: a request the schema allows may still break a rule that JSON
-Schema cannot state (ragged rows, ``initial_weights`` whose length must equal the number of
-inputs, the work budget), and the service then answers 422 naming the rule. So
+Schema cannot state, and the service then answers 422 naming the rule. So
 ``positive_data_acceptance`` accepts 2xx and 422 — and 404 on the routes of one study, whose
-ids a generator cannot know; every other check runs as shipped. The apps keep their studies in
+ids a generator cannot know; every other check runs as shipped. The 422 is then held to
+account: a schema-valid request refused must be refused by one of the rules of
+:data:`UNSTATABLE` (a rule of the mathematics or a limit, never the schema's own validation),
+naming its field. The apps keep their studies in
 a temporary directory, with limits that keep an accepted study to a few tiny runs.
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -58,13 +61,53 @@ open_schema = schemathesis.openapi.from_dict(committed, config=CONFIG)
 open_schema.app = OPEN_APP
 keyed_schema = schemathesis.openapi.from_asgi("/openapi.json", KEYED_APP, config=CONFIG)
 
+UNSTATABLE = {
+    "dataset.inputs": "rows of one length; the work, cells and flow budgets (n·m products)",
+    "dataset.targets": "one target per row",
+    "initial_weights": "m weights, or the net's layout's count",
+    "steps": "the work budget steps·n·m",
+    "t_max": "the horizon in natural units, t_max·α·‖B‖₂², within [1e-9, 1e30]",
+    "learning_rate": "the flow's horizon in natural units (α·t_max·‖B‖₂²)",
+    "network.hidden": "the net's weights within the cells budget",
+    "record.points": "record points × weights within the cells budget",
+    "curve.points": "/minima: curve points × n within the cells budget",
+    "dataset": "/minima: one weight (m = 1)",
+    "grid": "the product of the axes within the points and work limits",
+}
+"""Fields whose rules JSON Schema cannot state, with the rule; a study names them under
+``base.`` or ``grid.`` (a grid value is checked by /train's rules)."""
+
+
+def fits_the_schema(case: schemathesis.Case) -> bool:
+    meta = case.meta
+    if meta is None or meta.generation.mode is not GenerationMode.POSITIVE:
+        return False
+    return not any(c.mode.is_negative for c in meta.components.values())
+
+
+def check_refusal(case: schemathesis.Case, response: Any) -> None:
+    """A schema-valid request refused with 422 names a rule of UNSTATABLE."""
+    if response.status_code != 422 or not fits_the_schema(case):
+        return
+    problem = response.json()
+    assert problem["type"] in (
+        "urn:learndyn:invalid-problem",
+        "urn:learndyn:limit-exceeded",
+    ), f"a schema-valid request refused by the schema's own validation: {problem}"
+    for error in problem.get("errors") or []:
+        field = error["field"]
+        head = field.removeprefix("base.").removeprefix("grid.")
+        known = any(head == f or head.startswith(f + ".") for f in UNSTATABLE)
+        assert known or field.startswith("grid."), f"an undocumented rule: {problem}"
+
+
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 
 
 @open_schema.parametrize()
 @FUZZ
 def test_every_operation_conforms(case: schemathesis.Case) -> None:
-    case.call_and_validate()
+    check_refusal(case, case.call_and_validate())
 
 
 @keyed_schema.parametrize()
@@ -74,4 +117,7 @@ def test_every_operation_conforms_with_a_key(case: schemathesis.Case) -> None:
     # drops or garbles Authorization must reach the service as generated, and get its 401)
     headers = case.meta.components.get(ParameterLocation.HEADER) if case.meta else None
     negative = headers is not None and headers.mode is GenerationMode.NEGATIVE
-    case.call_and_validate(headers=None if negative else {"Authorization": f"Bearer {KEY}"})
+    response = case.call_and_validate(
+        headers=None if negative else {"Authorization": f"Bearer {KEY}"}
+    )
+    check_refusal(case, response)

@@ -285,13 +285,21 @@ BAD_SWEEPS = {
         {"base": {**BASE, "learning_rate": -1}},
         "invalid-request", "base.learning_rate", "greater than 0",
     ),
-    "a base /train's rules refuse (targets 0/1)": (
+    "a base /train's schema refuses (targets 0/1)": (
         {"base": {**BASE, "dataset": {"inputs": [[1.0], [3.0]], "targets": [0, 1]}}},
-        "invalid-problem", "base.dataset.targets", "targets must be +1 or -1",
+        "invalid-request", "base.dataset.targets.0", "map 0 to -1",
     ),
-    "a grid value /train's rules refuse (targets 0/1)": (
+    "a base /train's rules refuse (ragged rows)": (
+        {"base": {**BASE, "dataset": {"inputs": [[1.0], [3.0, 1.0]], "targets": [1, -1]}}},
+        "invalid-problem", "base.dataset.inputs", "row 1 has 2",
+    ),
+    "a grid value /train's schema refuses (targets 0/1)": (
         {"grid": {"dataset": [{"inputs": [[1.0], [3.0]], "targets": [0, 1]}]}},
-        "invalid-problem", "grid.dataset", "targets must be +1 or -1",
+        "invalid-problem", "grid.dataset", "map 0 to -1",
+    ),
+    "a grid value giving a flow point no t_max": (
+        {"grid": {"method": ["flow"]}},
+        "invalid-problem", "base.t_max", "Field required",
     ),
     "a base over /train's work limit": (
         {"base": {**SCALAR, "steps": 3 * 10**9}},

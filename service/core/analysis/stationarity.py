@@ -112,7 +112,9 @@ def assess_stationarity(
     else:
         critical = s_norm <= CANCELLATION * len(z) * float(np.finfo(np.float64).eps) * size
     with np.errstate(divide="ignore"):
-        log_moves = math.log(4.0 * step) + top + np.log(np.abs(s))  # log(2·step·|∂E/∂x_j|)
+        # log(2·step·|∂E/∂x_j|); a flow stopped at t = 0 made no move at all (step 0)
+        log_step = math.log(4.0 * step) if step > 0 else -math.inf
+        log_moves = log_step + top + np.log(np.abs(s))
         frozen = bool(np.all(log_moves < np.log(gap)))
     gradient_log10 = (math.log(2.0) + top + log_norm) / math.log(10.0)
     return Stationarity(

@@ -63,7 +63,7 @@ from service.core.model.models import Model, initial_point, inputs_as_perceptron
 from service.core.model.network import NetworkProblem
 from service.core.model.problem import PerceptronProblem, error_and_gradient, time_unit
 from service.core.numbers import power_of_ten
-from service.limits import MAX_T_MAX, MAX_TIME_UNITS, MIN_T_MAX, MIN_TIME_UNITS
+from service.limits import MAX_T_MAX, MAX_TIME_UNITS, MIN_FLOW_RTOL, MIN_T_MAX, MIN_TIME_UNITS
 from service.vocabulary import Method, StopReason
 
 DEFAULT_RTOL = 1e-8
@@ -193,8 +193,8 @@ def check_flow(
             f"[{MIN_TIME_UNITS:g}, {MAX_TIME_UNITS:g}]: ask for a t_max (or learning_rate) that "
             f"makes it {'smaller' if log_units > 0 else 'larger'}",
         )
-    if not (0 < rtol < 1):
-        raise InvalidProblem("rtol", "must be a number in (0, 1)")
+    if not (MIN_FLOW_RTOL <= rtol < 1):
+        raise InvalidProblem("rtol", f"must be a number in [{MIN_FLOW_RTOL:.6g}, 1) (100·ε)")
     if not (atol > 0 and math.isfinite(atol)):
         raise InvalidProblem("atol", "must be a finite number > 0")
     if record_points < 1:
