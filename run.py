@@ -103,13 +103,16 @@ def _warm_up() -> int:
 
 
 def _ensure_test_packages() -> None:
-    """Some tests drive Debian programs: Chromium (the browser test of /docs) and PostgreSQL
-    (the studies on PostgreSQL). Install the ones missing, where apt-get can."""
+    """Some tests drive Debian programs: Chromium (the browser test of /docs), PostgreSQL
+    (the studies on PostgreSQL) and nginx (deploy/nginx.conf in front of the service). Install
+    the ones missing, where apt-get can."""
     missing = {}
     if not (shutil.which("chromium") or shutil.which("chromium-browser")):
         missing["chromium"] = "the browser test"
     if not list(Path("/usr/lib/postgresql").glob("*/bin/postgres")):
         missing["postgresql"] = "the PostgreSQL test"
+    if not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()):
+        missing["nginx"] = "the reverse-proxy test"
     _apt_install(missing)
 
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,7 +15,6 @@ from importlib.metadata import version
 import anyio
 import anyio.to_thread
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from service.api import figures as figures_api
 from service.api import minima, ops, train
@@ -22,13 +22,16 @@ from service.api import separability as separability_api
 from service.api import studies as studies_api
 from service.api.access_log import AccessLogMiddleware
 from service.api.body_limit import BodyLimitMiddleware
+from service.api.body_timeout import BodyTimeoutMiddleware
+from service.api.cors import ProblemCORSMiddleware
 from service.api.docs import install_docs
-from service.api.guards import auth_guards, compute_guards
+from service.api.guards import SlotQueue, auth_guards
 from service.api.openapi_shape import install_openapi_shape
 from service.api.problems import install_problem_handlers, problem_responses
 from service.core.engine import kernel
 from service.core.engine.warmup import warm_up
 from service.settings import Settings
+from service.slots import ComputeSlots
 from service.studies import StudiesHandle
 
 DESCRIPTION = """\
@@ -61,6 +64,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception:
             logging.getLogger("learndyn").exception("kernel warm-up failed; not ready")
             return
+        # What start-up made (modules, the compiled kernel) lives as long as the process: out
+        # of the collector's sight, a full collection walks only what requests made, and a
+        # thread parsing a large body stalls the event loop for less (service.api.admission).
+        # Once per process: where apps come and go (tests), freezing again would keep the
+        # apps before it alive for good.
+        if gc.get_freeze_count() == 0:
+            gc.collect()
+            gc.freeze()
         app.state.ready = True
 
     studies = StudiesHandle(settings)
@@ -86,27 +97,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.ready = False
-    app.state.compute_slots = anyio.Semaphore(settings.compute_slots)
+    # one budget for every worker process of the service (file locks: service.slots)
+    slots = ComputeSlots(settings.compute_slots, settings.slots_dir or None)
+    app.state.slot_queue = SlotQueue(slots)
     app.state.warm_up = warm_up
     app.state.studies = studies
     install_problem_handlers(app)
     # added last = outermost: ids and logs see every answer, 413s included
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyTimeoutMiddleware, seconds=settings.body_seconds)
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware,
+            ProblemCORSMiddleware,
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST"],
             allow_headers=["authorization", "content-type", "x-request-id"],
             expose_headers=["x-request-id", "retry-after"],
         )
     app.add_middleware(AccessLogMiddleware)
-    guards = compute_guards(settings)
+    guards = auth_guards(settings)  # the slot: the routers' ComputeRoute (api.admission)
     auth = problem_responses(401) if settings.api_key is not None else None
     for compute in (train.router, minima.router, separability_api.router):
         app.include_router(compute, dependencies=guards, responses=auth)
     app.include_router(figures_api.router, dependencies=guards, responses=auth)
-    app.include_router(studies_api.router, dependencies=auth_guards(settings), responses=auth)
+    app.include_router(studies_api.router, dependencies=guards, responses=auth)
     app.include_router(ops.router)
     install_docs(app)
     install_openapi_shape(app, key_required=settings.api_key is not None)

@@ -112,22 +112,47 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if not _server_installed("serve", "uvicorn", "service.app"):
         return 1
+    return _serve(args, defaults)
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Raise the file-descriptor limit, log the connection limits, run uvicorn."""
+    import logging.config
+
     import uvicorn
 
+    from service.server.budget import (
+        connection_budget,
+        file_descriptor_limit,
+        raise_file_descriptor_limit,
+    )
+    from service.server.options import describe, uvicorn_options
+    from service.slots import export_slots_directory
+
+    before, _ = raise_file_descriptor_limit()
+    budget = connection_budget(settings.max_connections, file_descriptor_limit())
+    # the "learndyn" logger alone: uvicorn applies the whole LOG_CONFIG (filters are added,
+    # never replaced, by each dictConfig: twice would rate-limit twice)
+    logging.config.dictConfig({**LOG_CONFIG, "filters": {}, "loggers": {"learndyn": LEARNDYN}})
+    logging.getLogger("learndyn").info(describe(settings, budget, raised_from=before))
+    export_slots_directory(settings.slots_dir)  # one compute budget for all the workers
     # uvicorn drains the server on SIGTERM, then re-raises the signal to the handler it found:
     # make that handler a clean exit, so a graceful shutdown exits 0.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
         "service.app:app",
-        host=getattr(args, "host", defaults.host),
-        port=getattr(args, "port", defaults.port),
-        workers=getattr(args, "workers", defaults.workers),
+        host=getattr(args, "host", settings.host),
+        port=getattr(args, "port", settings.port),
+        workers=getattr(args, "workers", settings.workers),
         access_log=False,  # service.api.access_log writes JSON lines instead
         log_config=LOG_CONFIG,
-        timeout_graceful_shutdown=int(defaults.compute_seconds) + 5,
+        **uvicorn_options(settings, budget),
     )
     return 0
 
+
+LEARNDYN: dict[str, object] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+"""The service's own logger: on stderr."""
 
 LOG_CONFIG: dict[str, object] = {
     "version": 1,
@@ -136,6 +161,7 @@ LOG_CONFIG: dict[str, object] = {
         "plain": {"format": "%(message)s"},
         "default": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
     },
+    "filters": {"once_per_interval": {"()": "service.server.log_limits.RateLimitFilter"}},
     "handlers": {
         "access": {
             "class": "logging.StreamHandler",
@@ -146,8 +172,16 @@ LOG_CONFIG: dict[str, object] = {
     },
     "loggers": {
         "learndyn.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
-        "learndyn": {"handlers": ["default"], "level": "INFO", "propagate": False},
+        "learndyn": LEARNDYN,
         "uvicorn": {"handlers": ["default"], "level": "INFO", "propagate": False},
+        # records one client can multiply: once per interval (service.server.log_limits)
+        "uvicorn.error": {"filters": ["once_per_interval"]},
+        "asyncio": {
+            "handlers": ["default"],
+            "level": "WARNING",
+            "propagate": False,
+            "filters": ["once_per_interval"],
+        },
     },
 }
 """Access logs as bare JSON lines on stdout; everything else on stderr."""
@@ -201,6 +235,7 @@ def _train(path: str, url: str, raw: bool, plot: str | None = None) -> int:
     from clients import Client, LearndynError
     from clients.errors import local_validation_error
     from service.schemas import TRAIN_REQUEST
+    from service.vocabulary import RecordWeights
 
     read = _read_object(path, "a /train request")
     if read is None:
@@ -238,7 +273,9 @@ def _train(path: str, url: str, raw: bool, plot: str | None = None) -> int:
         ("apparent convergence", "yes" if d.apparent_convergence else "no"),
     ]
     if d.log_rate is not None:
-        rows.append(("log rate b", ", ".join(f"{b:.6g}" for b in d.log_rate)))
+        per_layer = request.record.weights is RecordWeights.NORMS  # each layer's ‖b‖
+        name = "log rate ‖b‖ per layer" if per_layer else "log rate b"
+        rows.append((name, ", ".join(f"{b:.6g}" for b in d.log_rate)))
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")

@@ -2,8 +2,9 @@
 
 This module imports nothing but the standard library, so that ``service.schemas`` (pydantic,
 no numpy) and ``service.core`` (numpy, no pydantic) share one definition of each bound. The
-bounds an operator may change (body size, n·m, steps·n·m, record points, wall time) are the
-settings (:mod:`service.settings`, ``LEARNDYN_*``); their defaults are here too.
+bounds an operator may change (body size, n·m, steps·n·m, record points, the numbers of an
+answer and of a recorded trajectory, wall time) are the settings (:mod:`service.settings`,
+``LEARNDYN_*``); their defaults are here too.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ MAX_T_MAX = 1e15
 MIN_FLOW_RTOL = 100 * 2.220446049250313e-16
 """The smallest relative tolerance of the flow's integrator, 100·ε: LSODA (scipy) raises a
 smaller one to this with a warning, so a smaller one is refused rather than changed."""
+MIN_FLOW_ATOL = 1e-150
+"""The smallest absolute tolerance of the flow's integrator: LSODA weighs an error by
+1/(rtol·|x| + atol) and squares it in its error norm, which overflows near x = 0 when atol is
+below about 1e-154; there it rejects every step and stays at t = 0 until the time limit
+(measured: stuck for atol ≤ 1e-160, working from 1e-155 up)."""
 """The largest horizon ``t_max`` accepted."""
 MIN_TIME_UNITS = 1e-9
 """The shortest horizon in natural time units, t_max/τ: below it the weights cannot move."""
@@ -51,6 +57,16 @@ DEFAULT_MAX_CELLS = 5_000_000
 DEFAULT_MAX_WORK = 2_000_000_000
 DEFAULT_MAX_RECORD_POINTS = MAX_RECORD_POINTS
 DEFAULT_COMPUTE_SECONDS = 120.0
+DEFAULT_MAX_ANSWER_NUMBERS = 600_000
+"""Numbers in a /train answer's arrays (see :mod:`service.core.answer`): a float64 takes at
+most 25 bytes of JSON ("-2.2250738585072014e-308,"), typically 20, so an answer stays under
+15 MB, and about 12 MB is typical. The largest net (8 hidden layers of 256 units) has about
+461,000 weights: its answer fits with ``record.weights = "norms"``."""
+DEFAULT_MAX_RECORDED = 10_000_000
+"""Recorded times × weights that a run keeps in memory, whatever ``record.weights`` (the
+verdicts read every weight): x_t and t·Δx_t are 160 MB of float64 at the limit, and a run's
+peak grows about twice that (the recorder's buffers and their copy: 322 MB measured at
+9.6·10⁶, 8 hidden layers of 256 at 21 recorded times)."""
 
 # --- studies (the defaults of LEARNDYN_MAX_STUDY_POINTS, _MAX_STUDY_WORK, _MAX_RUNNING_STUDIES)
 DEFAULT_MAX_STUDY_POINTS = 100_000
@@ -65,3 +81,30 @@ MAX_OFFSET = 2**62
 """The largest offset of a page (SQL integers are 64-bit)."""
 MAX_GRID_AXIS_VALUES = 10_000
 """Values one axis of a grid may generate."""
+
+# --- connections (the defaults of LEARNDYN_MAX_CONNECTIONS, _HEADER_SECONDS, _BODY_SECONDS,
+# _KEEPALIVE_SECONDS, _SHUTDOWN_SECONDS; service/server/ applies them)
+DEFAULT_MAX_CONNECTIONS = 4096
+"""Open client connections per server process; the file-descriptor limit may lower it."""
+FD_RESERVE = 256
+"""File descriptors a server process keeps for all but client connections (the database,
+the Dask cluster's sockets, the kernel cache, logs)."""
+MAX_BACKLOG = 2048
+"""The listen backlog, at most; asyncio also accepts up to this many connections in one go
+before the protocol can refuse any, so the connection cap leaves this many descriptors free."""
+DEFAULT_HEADER_SECONDS = 10.0
+"""From a connection's first byte (or its opening) to a complete request head."""
+DEFAULT_BODY_SECONDS = 60.0
+"""From the application's first read of a body to its last byte (8 MiB at ≥ 140 kB/s)."""
+DEFAULT_KEEPALIVE_SECONDS = 5
+"""An idle connection between two requests is closed after this."""
+DEFAULT_SHUTDOWN_SECONDS = 25
+"""After SIGTERM, requests in flight get this long before they are cancelled: within
+Kubernetes' default grace period of 30 s."""
+MAX_REQUEST_TARGET_BYTES = 8 * 1024
+"""The request target (path and query) of a request line; longer: 414."""
+MAX_HEADERS = 100
+"""Header fields in a request head; more: 431."""
+MAX_HEADER_BYTES = 32 * 1024
+"""Σ (name + value + 4) over a request's header fields; more: 431 (nginx's default buffers
+for a head are 4 × 8 KiB)."""

@@ -9,13 +9,33 @@ variable                      default       meaning
 LEARNDYN_HOST                 127.0.0.1     address ``learndyn serve`` binds
 LEARNDYN_PORT                 8000          port ``learndyn serve`` binds
 LEARNDYN_WORKERS              1             uvicorn worker processes of ``learndyn serve``
+LEARNDYN_MAX_CONNECTIONS      4096          open connections per worker process, at most (the
+                                            file-descriptor limit may lower it); more: 503
+LEARNDYN_HEADER_SECONDS       10            a request head must arrive within this; else the
+                                            connection is closed (408 if a part came)
+LEARNDYN_BODY_SECONDS         60            a request body must arrive within this of its first
+                                            read; else 408
+LEARNDYN_KEEPALIVE_SECONDS    5             a connection idle this long between requests is closed
+LEARNDYN_SHUTDOWN_SECONDS     25            after SIGTERM, requests in flight get this long
 LEARNDYN_MAX_BODY_BYTES       8388608       request bodies above this get 413, unparsed
 LEARNDYN_MAX_CELLS            5000000       n·m (after the bias column) above this gets 422
 LEARNDYN_MAX_WORK             2000000000    steps·n·m above this gets 422
 LEARNDYN_MAX_RECORD_POINTS    10000         record.points above this gets 422
-LEARNDYN_COMPUTE_SECONDS      120           wall time of one computation; past it: 504
-LEARNDYN_COMPUTE_SLOTS        (cores)       computations running at once
+LEARNDYN_MAX_ANSWER_NUMBERS   600000        numbers in a /train answer's arrays (recorded
+                                            times × weights, the per-layer arrays, …) above
+                                            this get 422; about 15 MB of JSON
+LEARNDYN_MAX_RECORDED         10000000      recorded times × weights a run keeps in memory
+                                            (whatever record.weights) above this get 422
+LEARNDYN_COMPUTE_SECONDS      120           wall time of one whole computation (a run with
+                                            its analysis, a landscape, a separability
+                                            test, their LPs); past it: 504
+LEARNDYN_COMPUTE_SLOTS        (cores)       computations running at once, all worker
+                                            processes together
 LEARNDYN_QUEUE_SECONDS        2             how long a request waits for a slot; then 503
+LEARNDYN_SLOTS_DIR            (unset)       the directory of the compute slots' lock files;
+                                            unset: ``learndyn serve`` makes one for its
+                                            workers (set it to share one budget with
+                                            ``uvicorn --workers``)
 LEARNDYN_RETRY_AFTER          5             seconds, the Retry-After of a 503
 LEARNDYN_API_KEY              (unset)       when set, compute endpoints need this bearer token
 LEARNDYN_CORS_ORIGINS         (empty)       comma-separated origins allowed by CORS
@@ -58,13 +78,21 @@ class Settings:
     max_cells: int = limits.DEFAULT_MAX_CELLS
     max_work: int = limits.DEFAULT_MAX_WORK
     max_record_points: int = limits.DEFAULT_MAX_RECORD_POINTS
+    max_answer_numbers: int = limits.DEFAULT_MAX_ANSWER_NUMBERS
+    max_recorded: int = limits.DEFAULT_MAX_RECORDED
     compute_seconds: float = limits.DEFAULT_COMPUTE_SECONDS
     compute_slots: int = field(default_factory=_cores)
     queue_seconds: float = 2.0
+    slots_dir: str = ""
     retry_after: int = 5
     api_key: str | None = None
     cors_origins: tuple[str, ...] = ()
     workers: int = 1
+    max_connections: int = limits.DEFAULT_MAX_CONNECTIONS
+    header_seconds: float = limits.DEFAULT_HEADER_SECONDS
+    body_seconds: float = limits.DEFAULT_BODY_SECONDS
+    keepalive_seconds: int = limits.DEFAULT_KEEPALIVE_SECONDS
+    shutdown_seconds: int = limits.DEFAULT_SHUTDOWN_SECONDS
     numba_cache_dir: str = ""
     data_dir: str = ".learndyn"
     database_url: str | None = None
@@ -101,6 +129,8 @@ class Settings:
             max_work=self.max_work,
             max_record_points=self.max_record_points,
             compute_seconds=self.compute_seconds,
+            max_answer_numbers=self.max_answer_numbers,
+            max_recorded=self.max_recorded,
         )
 
     def check(self) -> None:
@@ -110,10 +140,17 @@ class Settings:
             "max_cells",
             "max_work",
             "max_record_points",
+            "max_answer_numbers",
+            "max_recorded",
             "study_workers",
             "max_study_points",
             "max_study_work",
             "max_running_studies",
+            "max_connections",
+            "header_seconds",
+            "body_seconds",
+            "keepalive_seconds",
+            "shutdown_seconds",
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"LEARNDYN_{name.upper()} must be positive")

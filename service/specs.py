@@ -41,6 +41,7 @@ def training_spec(request: TrainRequest) -> TrainingSpec:
         seed=request.seed,
         order=request.order if isinstance(request, OnlineRequest) else Order.GIVEN,
         record_points=request.record.points,
+        record_weights=request.record.weights,
         t_max=None if flow is None else flow.t_max,
         rtol=None if flow is None else flow.rtol,
         atol=None if flow is None else flow.atol,

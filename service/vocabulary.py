@@ -61,6 +61,24 @@ class Verdict(StrEnum):
     UNDETERMINED = "undetermined"
 
 
+class RecordWeights(StrEnum):
+    """What a /train answer gives of each per-weight array (``record.weights``).
+
+    ``all``: every weight. ``norms``: the Euclidean norm of each weight layer's part, in
+    layer order from the input side — layer ℓ is its slice ``[start, stop)`` of the flat
+    weight vector (its matrix, then its biases; the perceptron is one layer, bias included).
+    So ``history.weights[k] = [‖x⁽¹⁾(t_k)‖₂, …, ‖x⁽ᴸ⁾(t_k)‖₂]``, ``history.t_delta[k]`` the
+    norms of the layers' parts of ``t_k·(x(t_{k+1}) − x(t_k))``, ``divergence.log_rate`` the
+    norms ``‖b⁽ℓ⁾‖₂`` of the fitted rates (``‖x⁽ℓ⁾(t)‖ ≈ ‖b⁽ℓ⁾‖·log t`` as t grows), the
+    extrapolation's direction and predicted weights likewise, and each array of a layer in
+    ``layers`` its one norm. The final ``weights`` are always given in full. The verdicts
+    are the same either way: they are computed from every weight.
+    """
+
+    ALL = "all"
+    NORMS = "norms"
+
+
 class UndeterminedReason(StrEnum):
     """Why the verdict is ``undetermined``: ``too_short`` (fewer than three decades of t/τ),
     ``too_few_points`` (fewer than six recorded times in the fit window), ``regime_change``

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -53,18 +54,25 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def serve(
+    env: dict[str, str] | None = None, *, log: Path | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Run ``python -m service serve`` on a free loopback port with extra environment
-    variables, wait until /readyz says ready, yield (base URL, process); stop it after."""
+    variables, wait until /readyz says ready, yield (base URL, process); stop it after. With
+    ``log``, the server's stdout (access log) and stderr (everything else) go to that file."""
     import httpx
 
     port = free_port()
+    output = None if log is None else log.open("ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "service", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, **(env or {})},
+        stdout=output or subprocess.DEVNULL,
+        stderr=output or subprocess.DEVNULL,
+        # a logged server writes each line as it comes (stdout to a file is block-buffered)
+        env={**os.environ, **({"PYTHONUNBUFFERED": "1"} if log else {}), **(env or {})},
     )
+    if output is not None:
+        output.close()  # the server holds its own copy
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 300  # a first start compiles the kernel

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
+from service.api.admission import ClientGone, ComputeRoute
 from service.api.dependencies import get_budget
 from service.api.examples import FIGURE_MINIMA_EXAMPLES, FIGURE_TRAIN_EXAMPLES
 from service.api.mapping import minima_response, train_response
@@ -46,7 +47,7 @@ from service.specs import minima_spec, training_spec
 from service.studies.jobs import Studies
 from service.vocabulary import ImageFormat
 
-router = APIRouter(prefix="/figures", tags=["figures"])
+router = APIRouter(prefix="/figures", tags=["figures"], route_class=ComputeRoute)
 
 DEFAULT_CURVE_POINTS = 801
 """Samples of E(x) drawn when the /figures/minima request asks for none."""
@@ -79,9 +80,10 @@ def _image(render: Callable[[], bytes], image_format: ImageFormat) -> Response:
 def figure_train(
     request: Annotated[FigureTrainRequest, Body(openapi_examples=FIGURE_TRAIN_EXAMPLES)],
     budget: Annotated[Budget, Depends(get_budget)],
+    client_gone: ClientGone,
 ) -> Response:
     """Draw a /train run: error, weights and t·Δw against log t, with the verdict."""
-    answer = train_response(train(training_spec(request), budget))
+    answer = train_response(train(training_spec(request), budget, should_stop=client_gone))
     return _image(lambda: render_train(request, answer, request.format), request.format)
 
 

@@ -3,12 +3,17 @@
 
 Routes validate (pydantic), make one core call, and map with the functions here. Arrays
 become lists; a non-finite float never reaches a response (``None`` where the schema allows
-it). Nothing here computes: every value is read from the core's result.
+it). Nothing here computes: every value is read from the core's result, except that with
+``record.weights = "norms"`` each per-weight array but the final weights is given as the
+norms of its layers' parts (:func:`service.core.model.norms.layer_norms`; the convention is
+:class:`~service.vocabulary.RecordWeights`'s).
 """
 
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 from service.core.analysis.divergence import DivergenceReport
 from service.core.analysis.landscape import InfinityEnd, Landscape
@@ -16,6 +21,8 @@ from service.core.analysis.log_rule import LogRulePrediction
 from service.core.analysis.separability import Separability
 from service.core.analysis.theory import TheoryReport
 from service.core.engine.run import STOP_EXPLANATIONS
+from service.core.model.activations import Array
+from service.core.model.norms import layer_norms, vector_norm
 from service.core.training import LayerReport, TrainingReport
 from service.schemas.minima import (
     CriticalPointOut,
@@ -41,7 +48,7 @@ from service.schemas.train import (
 )
 from service.studies.jobs import StudyView
 from service.studies.store import Row
-from service.vocabulary import StopReason, StudyKind, StudyStatus, Verdict
+from service.vocabulary import RecordWeights, StopReason, StudyKind, StudyStatus, Verdict
 
 # --------------------------------------------------------------------------- /train
 
@@ -50,10 +57,26 @@ def _finite_or_none(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
+def _shown(values: Array, report: TrainingReport) -> Array:
+    """A per-weight array (its last axis) as the answer gives it: every weight, or with
+    ``record.weights = "norms"`` the norm of each layer's part."""
+    if report.record_weights is RecordWeights.NORMS:
+        return layer_norms(values, report.starts)
+    return values
+
+
+def _one_norm(values: Array | None, norms: bool) -> Array | None:
+    """A layer's array as the answer gives it: as is, or ``[‖values‖₂]`` with norms."""
+    if values is None or not norms:
+        return values
+    return np.array([vector_norm(np.ravel(values))])
+
+
 def train_response(report: TrainingReport) -> TrainResponse:
     """The schema of a :class:`TrainingReport`."""
     run = report.run
     h = run.trajectory
+    norms = report.record_weights is RecordWeights.NORMS
     return TrainResponse(
         weights=run.weights.tolist(),
         error=run.error,
@@ -66,23 +89,26 @@ def train_response(report: TrainingReport) -> TrainResponse:
         history=History(
             t=h.t.tolist(),
             error=h.error.tolist(),
-            weights=h.weights.tolist(),
-            t_delta=[row.tolist() if all(map(math.isfinite, row)) else None for row in h.t_delta],
+            weights=_shown(h.weights, report).tolist(),
+            t_delta=[
+                row.tolist() if all(map(math.isfinite, row)) else None
+                for row in _shown(h.t_delta, report)
+            ],
         ),
-        divergence=_divergence(report.divergence),
+        divergence=_divergence(report.divergence, report),
         t_final=float(h.t[-1]),
-        extrapolation=_extrapolation(report.prediction),
+        extrapolation=_extrapolation(report.prediction, report),
         theory=None if report.theory is None else theory_response(report.theory),
         warnings=[RunWarning(code=w.code, message=w.message) for w in report.warnings],
-        layers=None if report.layers is None else [_layer(layer) for layer in report.layers],
+        layers=None if report.layers is None else [_layer(layer, norms) for layer in report.layers],
         initial_seed=report.initial_seed,
     )
 
 
-def _divergence(report: DivergenceReport) -> Divergence:
+def _divergence(report: DivergenceReport, training: TrainingReport) -> Divergence:
     return Divergence(
         verdict=report.verdict,
-        log_rate=None if report.log_rate is None else report.log_rate.tolist(),
+        log_rate=None if report.log_rate is None else _shown(report.log_rate, training).tolist(),
         power=_finite_or_none(report.power),
         apparent_convergence=report.apparent_convergence,
         window=None if report.window is None else list(report.window),
@@ -106,31 +132,36 @@ def _divergence(report: DivergenceReport) -> Divergence:
     )
 
 
-def _extrapolation(prediction: LogRulePrediction | None) -> Extrapolation | None:
+def _extrapolation(
+    prediction: LogRulePrediction | None, training: TrainingReport
+) -> Extrapolation | None:
     if prediction is None:
         return None
     return Extrapolation(
-        direction=prediction.direction.tolist(),
+        direction=_shown(prediction.direction, training).tolist(),
         t=prediction.t.tolist(),
-        weights=prediction.weights.tolist(),
+        weights=_shown(prediction.weights, training).tolist(),
         error=prediction.error.tolist(),
     )
 
 
-def _layer(layer: LayerReport) -> Layer:
+def _layer(layer: LayerReport, norms: bool) -> Layer:
     summary, report = layer.summary, layer.divergence
+    bias, t_delta = _one_norm(summary.bias, norms), _one_norm(summary.t_delta, norms)
+    log_rate = _one_norm(report.log_rate, norms)
+    W = summary.weights
     return Layer(
         index=summary.index,
         inputs=summary.inputs,
         units=summary.units,
         start=summary.start,
         stop=summary.stop,
-        weights=summary.weights.tolist(),
-        bias=None if summary.bias is None else summary.bias.tolist(),
-        t_delta=None if summary.t_delta is None else summary.t_delta.tolist(),
+        weights=[[vector_norm(np.ravel(W))]] if norms else W.tolist(),  # ‖W‖_F
+        bias=None if bias is None else bias.tolist(),
+        t_delta=None if t_delta is None else t_delta.tolist(),
         t_delta_norm=_finite_or_none(summary.t_delta_norm),
         t_delta_drift=_finite_or_none(summary.t_delta_drift),
-        log_rate=None if report.log_rate is None else report.log_rate.tolist(),
+        log_rate=None if log_rate is None else log_rate.tolist(),
         verdict=report.verdict,
     )
 

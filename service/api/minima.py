@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends
 
+from service.api.admission import ComputeRoute
 from service.api.dependencies import get_budget
 from service.api.examples import MINIMA_EXAMPLES
 from service.api.mapping import minima_response
@@ -15,7 +16,7 @@ from service.core.queries import find_minima
 from service.schemas.minima import MinimaRequest, MinimaResponse
 from service.specs import minima_spec
 
-router = APIRouter(tags=["landscape"])
+router = APIRouter(tags=["landscape"], route_class=ComputeRoute)
 
 
 @router.post("/minima", operation_id="minima", responses=PROBLEM_RESPONSES)

@@ -13,7 +13,9 @@ import numpy
 import scipy
 from fastapi import APIRouter, Request, Response
 
-from service.schemas import Health, Readiness, Version
+from service.schemas import ConnectionLimits, Health, Readiness, Version
+from service.server.budget import connection_budget, file_descriptor_limit
+from service.settings import Settings
 
 router = APIRouter(tags=["operations"])
 
@@ -34,8 +36,8 @@ async def ready(request: Request, response: Response) -> Readiness:
 
 
 @router.get("/version", operation_id="version")
-async def version() -> Version:
-    """The service's version and its numerical stack."""
+async def version(request: Request) -> Version:
+    """The service's version, its numerical stack and this worker's connection limits."""
     return Version(
         name="learndyn",
         version=dist_version("learndyn"),
@@ -45,6 +47,20 @@ async def version() -> Version:
         scipy=scipy.__version__,
         numba=numba.__version__,
         commit=build_commit(),
+        connections=_connections(request.app.state.settings),
+    )
+
+
+def _connections(settings: Settings) -> ConnectionLimits:
+    """The limits the server protocol applies in this process (:mod:`service.server`)."""
+    budget = connection_budget(settings.max_connections, file_descriptor_limit())
+    return ConnectionLimits(
+        file_descriptors=budget.file_descriptors,
+        max_connections=budget.max_connections,
+        header_seconds=settings.header_seconds,
+        body_seconds=settings.body_seconds,
+        keepalive_seconds=settings.keepalive_seconds,
+        shutdown_seconds=settings.shutdown_seconds,
     )
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends
 
+from service.api.admission import ComputeRoute
 from service.api.dependencies import get_budget
 from service.api.examples import SEPARABILITY_EXAMPLES
 from service.api.mapping import separability_response
@@ -14,7 +15,7 @@ from service.core.budget import Budget
 from service.core.queries import decide_separability
 from service.schemas.separability import SeparabilityRequest, SeparabilityResponse
 
-router = APIRouter(tags=["separability"])
+router = APIRouter(tags=["separability"], route_class=ComputeRoute)
 
 
 @router.post("/separability", operation_id="separability", responses=PROBLEM_RESPONSES)

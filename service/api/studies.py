@@ -14,6 +14,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from starlette.exceptions import HTTPException
 
+from service.api.admission import AdmittedRoute
 from service.api.examples import STUDY_EXAMPLES
 from service.api.mapping import row_response, study_response
 from service.api.problems import LOOKUP_RESPONSES, PROBLEM_RESPONSES, problem_responses
@@ -29,7 +30,7 @@ from service.schemas.studies import (
 from service.studies.jobs import Studies, StudyView
 from service.vocabulary import StudyStatus
 
-router = APIRouter(prefix="/studies", tags=["studies"])
+router = APIRouter(prefix="/studies", tags=["studies"], route_class=AdmittedRoute)
 
 StudyId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="The study's id.")]
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends
 
+from service.api.admission import ClientGone, ComputeRoute
 from service.api.dependencies import get_budget
 from service.api.examples import TRAIN_EXAMPLES
 from service.api.mapping import train_response
@@ -15,13 +16,14 @@ from service.core.training import train as run_training
 from service.schemas import TrainRequest, TrainResponse
 from service.specs import training_spec
 
-router = APIRouter(tags=["training"])
+router = APIRouter(tags=["training"], route_class=ComputeRoute)
 
 
 @router.post("/train", operation_id="train", responses=PROBLEM_RESPONSES)
 def train(
     request: Annotated[TrainRequest, Body(openapi_examples=TRAIN_EXAMPLES)],
     budget: Annotated[Budget, Depends(get_budget)],
+    client_gone: ClientGone,
 ) -> TrainResponse:
     """Run gradient descent and judge the weights' fate."""
-    return train_response(run_training(training_spec(request), budget))
+    return train_response(run_training(training_spec(request), budget, should_stop=client_gone))

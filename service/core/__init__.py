@@ -17,8 +17,10 @@ every module to it):
   runs a kernel.
 * :mod:`service.core.training` composes a whole /train answer in one call
   (:func:`~service.core.training.train`); :mod:`service.core.queries` does the same for
-  /minima and /separability. :mod:`service.core.budget` checks what a request may cost,
-  :mod:`service.core.errors` is the core's exceptions.
+  /minima and /separability. :mod:`service.core.budget` checks what a request may cost
+  (:mod:`service.core.answer` counts a /train answer's numbers) and starts its wall-time
+  deadline (:mod:`service.core.deadline`), :mod:`service.core.errors` is the core's
+  exceptions.
 
 This package's ``__init__`` imports nothing, so that importing one module (say the errors)
 does not load the kernel.

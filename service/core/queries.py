@@ -1,5 +1,6 @@
 """The /minima and /separability use cases, one call each (as :mod:`service.core.training` is
-for /train): validate the data within a budget, then analyse.
+for /train): validate the data within a budget, then analyse before one wall-time deadline
+(``budget.start()`` when the call starts, unless the caller gives one).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from service.core.analysis.landscape import Landscape, find_critical_points, weight_column
 from service.core.analysis.separability import Separability, test_separability
 from service.core.budget import Budget
+from service.core.deadline import Deadline
 from service.core.model.activations import get_activation
 from service.core.model.problem import build_problem
 from service.vocabulary import ActivationName
@@ -27,9 +29,10 @@ class MinimaSpec:
     curve_points: int | None = None
 
 
-def find_minima(spec: MinimaSpec, budget: Budget) -> Landscape:
+def find_minima(spec: MinimaSpec, budget: Budget, *, deadline: Deadline | None = None) -> Landscape:
     """Every local minimum of a one-weight E, at infinity included, with E sampled when asked
     (see :func:`service.core.analysis.landscape.find_critical_points`)."""
+    deadline = budget.start() if deadline is None else deadline
     problem = build_problem(
         spec.inputs, spec.targets, get_activation(spec.activation), bias=spec.bias
     )
@@ -37,15 +40,23 @@ def find_minima(spec: MinimaSpec, budget: Budget) -> Landscape:
     budget.check_size(problem.n, problem.m)
     if spec.curve_points is not None:
         budget.check_curve(spec.curve_points, problem.n)
-    return find_critical_points(b, problem.activation, curve_points=spec.curve_points)
+    return find_critical_points(
+        b, problem.activation, curve_points=spec.curve_points, deadline=deadline
+    )
 
 
 def decide_separability(
-    inputs: Sequence[Sequence[float]], targets: Sequence[float], *, bias: bool, budget: Budget
+    inputs: Sequence[Sequence[float]],
+    targets: Sequence[float],
+    *,
+    bias: bool,
+    budget: Budget,
+    deadline: Deadline | None = None,
 ) -> Separability:
     """Strict and weak separability of B = diag(y)·[A | 1], with witnesses or certificates
     (see :func:`service.core.analysis.separability.test_separability`)."""
+    deadline = budget.start() if deadline is None else deadline
     # The activation plays no part in separability; any one builds B = diag(y)·A.
     problem = build_problem(inputs, targets, get_activation(ActivationName.TANH), bias=bias)
     budget.check_size(problem.n, problem.m)
-    return test_separability(problem.B)
+    return test_separability(problem.B, deadline=deadline)

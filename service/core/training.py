@@ -14,7 +14,11 @@ or a study worker calls it with no web framework in sight; its domain rules live
   separability facts and predicts no log_rate (the Lemma and the max-margin prediction
   concern the single-layer perceptron only);
 * a theory whose magnitudes float64 cannot hold is not an error: the report says so in
-  ``theory_note`` and the run stands without it.
+  ``theory_note`` and the run stands without it;
+* before anything runs, the answer's size is checked against the budget
+  (:meth:`~service.core.budget.Budget.check_answer`; ``record_weights`` "norms" counts each
+  layer's norm, :mod:`service.core.answer`), and one wall-time deadline, fixed when
+  :func:`train` starts, covers the run and every analysis after it.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import Any
 
 from service.core.analysis.divergence import DivergenceReport, judge_divergence
 from service.core.analysis.layers import LayerSummary, judge_layers, summarise_layers
-from service.core.analysis.log_rule import LogRulePrediction, extrapolate
+from service.core.analysis.log_rule import DEFAULT_FACTORS, LogRulePrediction, extrapolate
 from service.core.analysis.run_warnings import RunWarning, run_warnings
 from service.core.analysis.separability import (
     Separability,
@@ -34,9 +38,12 @@ from service.core.analysis.separability import (
 )
 from service.core.analysis.stationarity import assess_stationarity
 from service.core.analysis.theory import TheoryReport, network_theory, predict_theory
+from service.core.answer import AnswerShape
 from service.core.budget import Budget
+from service.core.deadline import Deadline
 from service.core.engine.descent import run_descent
 from service.core.engine.flow import DEFAULT_ATOL, DEFAULT_RTOL, check_flow, run_flow
+from service.core.engine.recorder import recorded_times
 from service.core.engine.run import RunResult, StopRules
 from service.core.errors import InvalidProblem
 from service.core.model.activations import get_activation
@@ -49,7 +56,7 @@ from service.core.model.network import (
 )
 from service.core.model.problem import PerceptronProblem, build_problem, time_unit
 from service.limits import FLOW_EVALUATIONS
-from service.vocabulary import Method, Order, Verdict
+from service.vocabulary import Method, Order, RecordWeights, Verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +64,8 @@ class TrainingSpec:
     """A /train request as plain data (the schema's defaults already applied).
 
     ``steps_given`` says whether the request named ``steps`` (``flow`` rejects it);
-    ``stop.steps`` is the step budget.
+    ``stop.steps`` is the step budget; ``record_weights`` what the answer gives of each
+    per-weight array (the run records every weight either way).
     """
 
     inputs: Sequence[Sequence[float]]
@@ -73,6 +81,7 @@ class TrainingSpec:
     seed: int | None = None
     order: Order = Order.GIVEN
     record_points: int = 200
+    record_weights: RecordWeights = RecordWeights.ALL
     t_max: float | None = None
     rtol: float | None = None
     atol: float | None = None
@@ -95,6 +104,8 @@ class TrainingReport:
     when float64 cannot hold it, and ``theory_note`` then says why; ``warnings`` say what the
     verdict alone does not (empty when nothing is wrong); ``layers`` and
     ``initial_seed`` (the seed the weights were drawn from, None when given) are a net's.
+    ``starts`` are the offsets of the weight layers in the flat vector, then m (the
+    perceptron: ``(0, m)``); ``record_weights`` is the spec's, for the answer.
     """
 
     run: RunResult
@@ -105,12 +116,21 @@ class TrainingReport:
     warnings: list[RunWarning] = field(default_factory=list)
     layers: list[LayerReport] | None = None
     initial_seed: int | None = None
+    starts: tuple[int, ...] = ()
+    record_weights: RecordWeights = RecordWeights.ALL
 
 
 def train(
-    spec: TrainingSpec, budget: Budget, *, should_stop: Callable[[], bool] | None = None
+    spec: TrainingSpec,
+    budget: Budget,
+    *,
+    should_stop: Callable[[], bool] | None = None,
+    deadline: Deadline | None = None,
 ) -> TrainingReport:
     """Run ``spec``'s descent or flow within ``budget`` and judge the weights' fate.
+
+    ``deadline`` (default: ``budget.start()``, now) bounds the whole computation: the run,
+    the separability facts, the verdicts and the log rule.
 
     Raises
     ------
@@ -119,14 +139,17 @@ def train(
         data, wrong initial weights); :class:`~service.core.errors.LimitExceeded` when it is
         over ``budget``.
     TimeLimitExceeded
-        The run passed ``budget.compute_seconds``.
+        The computation passed its deadline.
     Cancelled
         ``should_stop()`` (asked between the kernel's chunks) returned True.
     """
+    deadline = budget.start() if deadline is None else deadline
     model, perceptron = _models(spec, budget)
-    run = _run(model, spec, budget, should_stop)
+    _check_rules(model, perceptron, spec, budget)
+    run = _run(model, spec, should_stop, deadline)
+    deadline.check("after the run, before its analysis")
     tau = time_unit(perceptron, spec.learning_rate, spec.method)
-    facts = analyse_separability(perceptron.B)
+    facts = analyse_separability(perceptron.B, deadline=deadline)
     # the Lemma's witness ν (B·ν ≥ 0, B·ν ≠ 0): the Lemma concerns the perceptron only
     half_space = None
     if isinstance(facts, Separability) and facts.lemma_applies and model is perceptron:
@@ -142,7 +165,9 @@ def train(
         "time_unit": tau,
         "monotone": spec.method is not Method.ONLINE,
     }
+    deadline.check("after the data's separability, before the verdict")
     verdict = judge_divergence(run.trajectory, stationarity=stationarity, **judged)
+    deadline.check("after the verdict")
     warnings = run_warnings(
         model,
         run.trajectory,
@@ -152,6 +177,7 @@ def train(
     )
     if isinstance(model, NetworkProblem):
         layers = judge_layers(model.layout, run.trajectory, **judged)
+        deadline.check("after the layers' verdicts")
         summaries = summarise_layers(model.layout, run.weights, run.trajectory)
         inputs_theory = network_theory(perceptron, facts)
         return TrainingReport(
@@ -165,6 +191,8 @@ def train(
             warnings=warnings,
             layers=[LayerReport(s, r) for s, r in zip(summaries, layers, strict=True)],
             initial_seed=_drawn_seed(spec),
+            starts=model.layout.starts,
+            record_weights=spec.record_weights,
         )
     theory = predict_theory(
         perceptron,
@@ -179,14 +207,16 @@ def train(
         theory=theory if isinstance(theory, TheoryReport) else None,
         theory_note=theory.reason if isinstance(theory, Unrepresentable) else None,
         warnings=warnings,
+        starts=(0, model.m),
+        record_weights=spec.record_weights,
     )
 
 
 def check(spec: TrainingSpec, budget: Budget) -> None:
     """Raise what :func:`train` would raise before it runs (the rules of the request and the
     budget), without running: a study checks its points this way before it is accepted."""
-    model, _ = _models(spec, budget)
-    _check_method(model, spec, budget)
+    model, perceptron = _models(spec, budget)
+    _check_rules(model, perceptron, spec, budget)
     initial_point(model, spec.initial_weights, spec.seed)
 
 
@@ -205,6 +235,36 @@ def _models(spec: TrainingSpec, budget: Budget) -> tuple[Model, PerceptronProble
         budget.check_size(model.n, model.m)
     budget.check_record(spec.record_points)
     return model, perceptron
+
+
+def _check_rules(
+    model: Model, perceptron: PerceptronProblem, spec: TrainingSpec, budget: Budget
+) -> None:
+    """The fields of the spec's method and its work (:func:`_check_method`), then the size of
+    its answer and of its recorded trajectory, within the budget."""
+    _check_method(model, spec, budget)
+    budget.check_answer(
+        answer_shape(spec, model, perceptron),
+        spec.record_weights,
+        weights_field="network.hidden" if spec.hidden else "dataset.inputs",
+    )
+
+
+def answer_shape(spec: TrainingSpec, model: Model, perceptron: PerceptronProblem) -> AnswerShape:
+    """The sizes of the spec's answer (see :mod:`service.core.answer`): the most recorded times
+    (the flow records ``record_points`` times besides t = 0, descent at most one per step),
+    the log rule's times, the weights and their layers."""
+    flow = spec.method is Method.FLOW
+    return AnswerShape(
+        weights=model.m,
+        layers=model.layout.layers if isinstance(model, NetworkProblem) else 1,
+        net=isinstance(model, NetworkProblem),
+        rows=spec.record_points + 1
+        if flow
+        else recorded_times(spec.stop.steps, spec.record_points),
+        times=len(DEFAULT_FACTORS if spec.extrapolate_to is None else spec.extrapolate_to),
+        inputs=perceptron.m,
+    )
 
 
 def _drawn_seed(spec: TrainingSpec) -> int | None:
@@ -253,17 +313,20 @@ def work(spec: TrainingSpec) -> int:
 
 
 def _run(
-    model: Model, spec: TrainingSpec, budget: Budget, should_stop: Callable[[], bool] | None
+    model: Model,
+    spec: TrainingSpec,
+    should_stop: Callable[[], bool] | None,
+    deadline: Deadline,
 ) -> RunResult:
-    """The run the spec asks for: the flow to t_max, or gd/online for the step budget."""
-    _check_method(model, spec, budget)
+    """The run the spec asks for (its rules checked): the flow to t_max, or gd/online for the
+    step budget."""
     # what every engine takes from the spec
     common: dict[str, Any] = {
         "stop": spec.stop,
         "record_points": spec.record_points,
         "initial": spec.initial_weights,
         "seed": spec.seed,
-        "time_limit": budget.compute_seconds,
+        "deadline": deadline,
         "should_stop": should_stop,
     }
     if spec.method is not Method.FLOW:

@@ -1,8 +1,10 @@
 """A training run drawn against log t: error, weights and t·(w(t+1) − w(t)).
 
 The weights are named and coloured by the layer they belong to (:mod:`service.figures.weights`):
-a net's legend has one column per layer, headed by the layer and its weights. The last panel
-is the statistic of the paper's Figure 5: if the weights grow like
+a net's legend has one column per layer, headed by the layer and its weights. An answer with
+``record.weights = "norms"`` holds each layer's norm instead of every weight: then one line per
+layer is drawn (‖w₁…w₆‖₂, and the norm of the layer's t·Δw), under the same legend. The last
+panel is the statistic of the paper's Figure 5: if the weights grow like
 w(t) ≈ a + b·log t (the "log rule"), then t·(w(t+1) − w(t)) ≈ t·ẇ(t) → b, a constant, while the
 steps w(t+1) − w(t) ≈ b/t vanish. Converging weights send it to 0. The caption states the
 request's parameters and the /train answer's divergence verdict.
@@ -20,11 +22,12 @@ from service.figures.weights import (
     WeightGroup,
     colours,
     drawn,
+    norm_groups,
     weight_groups,
     weight_layout,
 )
 from service.schemas.train import TrainRequest, TrainResponse
-from service.vocabulary import ImageFormat
+from service.vocabulary import ImageFormat, RecordWeights
 
 MAX_WEIGHT_LINES = 10  # tab10 has ten colours; the paper's 2-2-1 net has nine weights
 """At most this many weights are drawn (the first ones of each layer, see
@@ -60,7 +63,11 @@ def draw_train(
     later = t > 0  # log t: t = 0 has no place on the axis
     keep = np.flatnonzero(later)[thin(int(later.sum()))]
     m = len(response.weights)
-    groups = drawn(weight_groups(weight_layout(request)), MAX_WEIGHT_LINES)
+    norms = request.record.weights is RecordWeights.NORMS
+    layout = weight_layout(request)
+    # the columns of history.weights: every weight, or (norms) one per layer
+    width = layout.layers if norms else m
+    groups = norm_groups(layout) if norms else drawn(weight_groups(layout), MAX_WEIGHT_LINES)
     shown = [w.index for g in groups for w in g.weights]
     by_layer = len(groups) > 1 and bool({"weights", "t_delta"} & set(panels))
     figure = new_figure(8.0 + (LEGEND_WIDTH if by_layer else 0.0), 2.3 + 2.6 * len(panels))
@@ -70,14 +77,14 @@ def draw_train(
         if panel == "error":
             _error_panel(ax, t[keep], np.asarray(h.error, dtype=np.float64)[keep])
         elif panel == "weights":
-            weights = np.asarray(h.weights, dtype=np.float64).reshape(len(t), m)
+            weights = np.asarray(h.weights, dtype=np.float64).reshape(len(t), width)
             lines = _lines(ax, t[keep], weights[keep][:, shown], groups, gid="weights")
-            ax.set_ylabel("weights w_j(t)")
-            ax.set_title("Weights")
+            ax.set_ylabel("‖w_layer(t)‖₂" if norms else "weights w_j(t)")
+            ax.set_title("Weights: each layer's norm" if norms else "Weights")
         elif panel == "t_delta":
             lines = _lines(ax, t[keep], _t_delta(h.t_delta, keep, shown), groups, gid="t-delta")
             ax.axhline(0.0, color="0.5", lw=0.8)
-            ax.set_ylabel("t·(w_j(t+1) − w_j(t))")
+            ax.set_ylabel("‖t·Δw_layer‖₂" if norms else "t·(w_j(t+1) − w_j(t))")
             ax.set_title("t·Δw: constant under the log rule, → 0 when converging (Figure 5)")
         else:
             raise ValueError(f"unknown panel {panel!r}")
@@ -85,7 +92,8 @@ def draw_train(
     if by_layer:
         _layer_legend(figure, groups, lines)
     axes[-1].set_xlabel(_time_label(request.method.value))
-    caption(figure, note + _caption(request, response) + _drawn_note(groups, len(shown), m))
+    drawn_note = _NORMS_NOTE if norms else _drawn_note(groups, len(shown), m)
+    caption(figure, note + _caption(request, response) + drawn_note)
     return figure
 
 
@@ -113,7 +121,8 @@ def _lines(
 ) -> dict[int, Line2D]:
     """One line per weight of ``groups`` (``values`` has their columns, in order), its gid
     ``<gid>-<flat index>``, coloured and labelled by layer, biases dashed; by flat index.
-    A one-layer run (the perceptron) gets its legend here, a net's is the figure's."""
+    A one-layer run (the perceptron) gets its legend here, a net's is the figure's. With
+    norms the index is the layer's."""
     colour = colours(groups)
     lines = {}
     for column, w in enumerate(w for g in groups for w in g.weights):
@@ -146,6 +155,12 @@ def _layer_legend(
     for text in legend.get_texts():
         if text.get_text() in {g.title for g in groups}:
             text.set_fontweight("bold")
+
+
+_NORMS_NOTE = (
+    " Each line is one layer's norm (record.weights 'norms'): ‖w‖₂ of its weights, and of its "
+    "part of t·Δw."
+)
 
 
 def _drawn_note(groups: tuple[WeightGroup, ...], shown: int, m: int) -> str:

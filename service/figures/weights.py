@@ -15,6 +15,9 @@ of one layer (its bias last). Here that layout is read, never restated:
 * a net's layers each get a family of colours (layer 1 blues, layer 2 oranges, …), one shade
   per weight; the perceptron's one layer keeps matplotlib's ten distinct colours. Biases are
   dashed.
+* with ``record.weights = "norms"`` the answer gives each layer's norm instead of every weight
+  (:class:`~service.vocabulary.RecordWeights`): :func:`norm_groups` gives each layer one line,
+  ``‖w₁…w₆‖₂`` under the layer's title, its index the layer's column in the answer.
 """
 
 from __future__ import annotations
@@ -126,6 +129,19 @@ def _span(start: int, stop: int) -> str:
     if stop - start == 1:
         return f"w{subscript(start + 1)}"
     return f"w{subscript(start + 1)}…w{subscript(stop)}"
+
+
+def norm_groups(layout: Layout) -> tuple[WeightGroup, ...]:
+    """One group per layer of ``layout`` with one line, the norm of the layer's weights: its
+    index is the layer's (0-based), its column in an answer with ``record.weights`` "norms"."""
+    return tuple(
+        WeightGroup(
+            group.layer,
+            group.title,
+            (WeightName(k, f"‖{_span(layout.starts[k], layout.starts[k + 1])}‖₂", False),),
+        )
+        for k, group in enumerate(weight_groups(layout))
+    )
 
 
 def drawn(groups: tuple[WeightGroup, ...], limit: int) -> tuple[WeightGroup, ...]:

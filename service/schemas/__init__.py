@@ -5,7 +5,7 @@ so the client library can use it on a machine with just httpx and pydantic.
 """
 
 from service.schemas.common import Count, Dataset, FieldError, Flag, Problem, Real
-from service.schemas.ops import Health, Readiness, Version
+from service.schemas.ops import ConnectionLimits, Health, Readiness, Version
 from service.schemas.separability import (
     Certificate,
     MaxMargin,
@@ -79,6 +79,7 @@ __all__ = [
     "UndeterminedReason",
     "WarningCode",
     "Version",
+    "ConnectionLimits",
 ]
 
 from service.schemas.minima import (  # noqa: E402

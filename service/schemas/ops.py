@@ -18,6 +18,27 @@ class Readiness(BaseModel):
     detail: str = Field(description="What is (not yet) ready.")
 
 
+class ConnectionLimits(BaseModel):
+    """The connection limits of the worker process that answered (each has its own)."""
+
+    file_descriptors: int = Field(
+        description="The process's limit on open files; `learndyn serve` raises it to the hard "
+        "limit at start.",
+        examples=[1048576],
+    )
+    max_connections: int = Field(
+        description="Client connections the process holds at once (LEARNDYN_MAX_CONNECTIONS, "
+        "lowered to fit the file descriptors); the next one is refused with 503.",
+        examples=[4096],
+    )
+    header_seconds: float = Field(description="A request head must arrive within this.")
+    body_seconds: float = Field(description="A request body must arrive within this.")
+    keepalive_seconds: int = Field(description="An idle connection is closed after this.")
+    shutdown_seconds: int = Field(
+        description="After SIGTERM, requests in flight get this long, then are cancelled."
+    )
+
+
 class Version(BaseModel):
     """The service's name and version, and the versions of its numerical stack."""
 
@@ -32,4 +53,9 @@ class Version(BaseModel):
         default=None,
         description="The git commit the service runs from, when it runs from a checkout; null "
         "otherwise (an installed wheel or an image).",
+    )
+    connections: ConnectionLimits | None = Field(
+        default=None,
+        description="The connection limits of the answering worker process (null only from "
+        "a service older than this field).",
     )

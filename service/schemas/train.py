@@ -15,6 +15,7 @@ from service.vocabulary import (
     Heading,
     Method,
     Order,
+    RecordWeights,
     StopReason,
     UndeterminedReason,
     Verdict,
@@ -62,11 +63,32 @@ class Stop(StrictModel):
 
 
 class Record(StrictModel):
-    """What the history keeps."""
+    """What the history keeps, and how much of each weight the answer gives.
+
+    The answer's arrays are bounded (``LEARNDYN_MAX_ANSWER_NUMBERS``, about 15 MB of JSON):
+    each recorded time adds two numbers per weight with ``weights`` "all", two per layer with
+    "norms" (422 naming ``record.points`` when over, with what would fit).
+    """
 
     points: Annotated[Count, Field(ge=1, le=limits.MAX_RECORD_POINTS)] = Field(
         default=200,
         description="Log-spaced times recorded besides t = 0 (the last step always included).",
+    )
+    weights: RecordWeights = Field(
+        default=RecordWeights.ALL,
+        description="What the answer gives of each per-weight array. 'all': every weight. "
+        "'norms': the Euclidean norm of each weight layer's part, layer ℓ being its slice "
+        "[start, stop) of the flat weight vector (its matrix, then its biases; the "
+        "perceptron is one layer, its bias included), in layer order: history.weights[k] = "
+        "[‖x⁽¹⁾(t_k)‖₂, …, ‖x⁽ᴸ⁾(t_k)‖₂], history.t_delta[k] = [‖t_k·(x⁽ℓ⁾(t_{k+1}) − "
+        "x⁽ℓ⁾(t_k))‖₂]_ℓ (constant in t when the layer grows like log t), "
+        "divergence.log_rate = [‖b⁽ℓ⁾‖₂]_ℓ, the extrapolation's direction and weights "
+        "likewise, and in each of layers its weights [[‖W_ℓ‖_F]], bias [‖c_ℓ‖₂], t_delta "
+        "and log_rate as one-element lists of their norms. The final weights are always "
+        "given in full, and the verdicts are the same either way (computed from every "
+        "weight). Use 'norms' for large nets: every weight at every recorded time may not "
+        "fit the answer's limit.",
+        examples=["norms"],
     )
 
 
@@ -149,8 +171,8 @@ class FlowRequest(TrainFields):
         default=None,
         description="The integrator's relative tolerance, in [100·ε, 1) (default 1e-8).",
     )
-    atol: PositiveReal | None = Field(
-        default=None, description="The integrator's absolute tolerance (default 1e-12)."
+    atol: Annotated[Real, Field(ge=limits.MIN_FLOW_ATOL)] | None = Field(
+        default=None, description="The integrator's absolute tolerance, ≥ 1e-150 (default 1e-12)."
     )
 
 
@@ -222,10 +244,14 @@ class History(BaseModel):
         description="Step counts (gd, online) or times (flow) at which samples were taken."
     )
     error: list[float] = Field(description="E(x_t).")
-    weights: list[list[float]] = Field(description="x_t.")
+    weights: list[list[float]] = Field(
+        description="x_t; with record.weights 'norms', [‖x⁽¹⁾_t‖₂, …, ‖x⁽ᴸ⁾_t‖₂], the norm of "
+        "each layer's weights (see record.weights)."
+    )
     t_delta: list[list[float] | None] = Field(
         description="t·(x_{t+1} − x_t), the paper's Figure 5 statistic (flow: t·dx/dt, its "
-        "continuous form); null where the next iterate was not finite."
+        "continuous form); with record.weights 'norms', the norm of each layer's part of it; "
+        "null where the next iterate was not finite."
     )
 
 
@@ -269,7 +295,9 @@ class Divergence(BaseModel):
 
     verdict: Verdict
     log_rate: list[float] | None = Field(
-        default=None, description="b_j in x_j ≈ a_j + b_j·log t, per weight."
+        default=None,
+        description="b_j in x_j ≈ a_j + b_j·log t, per weight; with record.weights 'norms', "
+        "‖b⁽ℓ⁾‖₂ per layer (‖x⁽ℓ⁾‖ ≈ ‖b⁽ℓ⁾‖·log t as t grows).",
     )
     power: float | None = Field(default=None, description="p in ‖x‖ ~ t^p.")
     apparent_convergence: bool = Field(
@@ -308,9 +336,15 @@ class Divergence(BaseModel):
 class Extrapolation(BaseModel):
     """The log rule (paper §3): w(T) = w(t_end) + b·log(T/t_end) at later times T."""
 
-    direction: list[float] = Field(description="b/‖b‖, the direction the weights grow in.")
+    direction: list[float] = Field(
+        description="b/‖b‖, the direction the weights grow in; with record.weights 'norms', "
+        "the norm of each layer's part of it (their squares sum to 1)."
+    )
     t: list[float] = Field(description="The times T of the predictions.")
-    weights: list[list[float]] = Field(description="The predicted weights at each T.")
+    weights: list[list[float]] = Field(
+        description="The predicted weights at each T; with record.weights 'norms', each "
+        "layer's norm."
+    )
     error: list[float] = Field(description="E at the predicted weights.")
 
 
@@ -322,11 +356,16 @@ class Layer(BaseModel):
     units: int = Field(description="Units of the layer (m_ℓ; 1 for the output layer).")
     start: int = Field(description="Offset of the layer's first weight in the flat vector.")
     stop: int = Field(description="One past the offset of its last weight.")
-    weights: list[list[float]] = Field(description="The final matrix W_ℓ, one row per unit.")
-    bias: list[float] | None = Field(description="The final biases, when dataset.bias.")
+    weights: list[list[float]] = Field(
+        description="The final matrix W_ℓ, one row per unit; with record.weights 'norms', "
+        "[[‖W_ℓ‖_F]] (every weight is in the answer's weights, at [start, stop))."
+    )
+    bias: list[float] | None = Field(
+        description="The final biases, when dataset.bias; with record.weights 'norms', [‖c_ℓ‖₂]."
+    )
     t_delta: list[float] | None = Field(
-        description="The layer's final t·(w(t+1) − w(t)) (flat, the layer's order); null "
-        "when the next iterate was not finite."
+        description="The layer's final t·(w(t+1) − w(t)) (flat, the layer's order); with "
+        "record.weights 'norms', [t_delta_norm]; null when the next iterate was not finite."
     )
     t_delta_norm: float | None = Field(description="‖t_delta‖₂.")
     t_delta_drift: float | None = Field(
@@ -335,7 +374,9 @@ class Layer(BaseModel):
         "(small: the layer grows like log t; lower layers drift while the output settles)."
     )
     log_rate: list[float] | None = Field(
-        default=None, description="The divergence analysis' log_rate for this layer's weights."
+        default=None,
+        description="The divergence analysis' log_rate for this layer's weights; with "
+        "record.weights 'norms', [‖log_rate‖₂].",
     )
     verdict: Verdict | None = Field(
         default=None,

@@ -194,6 +194,8 @@ class StudyRunner:
                 self.budget.max_work,
                 self.budget.max_record_points,
                 self.budget.compute_seconds,
+                self.budget.max_answer_numbers,
+                self.budget.max_recorded,
             )
             event = cancel_event_name(study_id)
             futures = [

@@ -134,7 +134,7 @@ def run_batch(
     base: dict[str, Any],
     axes: dict[str, list[Any]],
     indices: list[int],
-    budget: tuple[int, int, int, float | None],
+    budget: tuple[int, int, int, float | None, int, int],
     cancel_event: str | None,
 ) -> list[Row]:
     """The Dask task: :func:`run_points` with the study's cancel event (a

@@ -93,7 +93,7 @@ def test_more_than_one_weight_is_a_422_that_points_to_train(
 @pytest.mark.parametrize(
     ("body", "kind", "field", "words"),
     [
-        (ask([1.0], [2]), "problem", "dataset.targets", ("+1 or -1", "target 0 is 2.0")),
+        (ask([1.0], [2]), "request", "dataset.targets.0", "Input should be -1 or 1"),
         (ask([1.0], [1], activation="relu"), "request", "activation", "'tanh'"),
         (
             ask([1.0], [1], curve={"points": 2}),

@@ -1,12 +1,13 @@
-"""The response examples of the schema are the service's real answers (service/api/recorded)."""
+"""The response examples of the schema are the service's real answers (service/recording.py)."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from service.api.recorded import RECORDINGS, record, recorded_answers
+from service.api.recorded import recorded_answers
 from service.app import create_app
+from service.recording import RECORDINGS, record
 from service.settings import Settings
 
 
@@ -31,7 +32,7 @@ def test_the_recorded_answers_are_what_the_service_answers_now() -> None:
     assert list(fresh) == [r.key for r in RECORDINGS] == list(recorded)
     for key in recorded:
         assert same(fresh[key], recorded[key]), (
-            f"{key} changed: run `python -m service.api.recorded` and regenerate openapi.json"
+            f"{key} changed: run `python -m service.recording` and regenerate openapi.json"
         )
 
 

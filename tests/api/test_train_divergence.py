@@ -202,6 +202,35 @@ def test_a_flow_stopped_at_t_0_is_answered(client: TestClient) -> None:
     assert answer["stopped_by"] == "weight_bound" and answer["history"]["t"] == [0.0]
 
 
+@pytest.mark.parametrize("inputs", [[[1.0]], [[1.0], [3.0]]])
+def test_tolerances_the_integrator_cannot_meet_are_a_422_not_a_verdict(
+    client: TestClient, inputs: list[list[float]]
+) -> None:
+    """rtol = 100·ε with atol = 1e-30: LSODA gives up ("excess accuracy requested") on weights
+    that stay finite; the answer says so (it used to be stopped_by non_finite, a false
+    verdict), and the same run with atol = 1e-12 reaches t_max."""
+    body = {
+        "dataset": {"inputs": inputs, "targets": [1] * len(inputs)},
+        "method": "flow",
+        "t_max": 1e12,
+        "rtol": 2.220446049250313e-14,
+    }
+    r = client.post("/train", json={**body, "atol": 1e-30})
+    assert_problem(r, kind="invalid-problem", field="atol", words=("could not meet", "loosen"))
+    r = client.post("/train", json={**body, "atol": 1e-12})
+    assert r.status_code == 200 and r.json()["stopped_by"] == "t_max"
+
+
+def test_an_atol_that_would_stall_the_integrator_is_refused(client: TestClient) -> None:
+    body = {**SCALAR, "method": "flow", "t_max": 1e6, "atol": 1e-200}
+    assert_problem(
+        client.post("/train", json=body),
+        kind="invalid-request",
+        field="atol",
+        words="greater than or equal to 0.0000000000",
+    )
+
+
 def test_flow_work_is_limited(client: TestClient) -> None:
     # 5000·n·m·(m + 1) with m = 700 is 2.45e9, over the default budget of 2e9
     body = {"dataset": {"inputs": [[1.0] * 700], "targets": [1]}, "method": "flow", "t_max": 10.0}

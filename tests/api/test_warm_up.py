@@ -66,4 +66,8 @@ def test_cli_warmup_compiles_the_kernel(capsys: pytest.CaptureFixture[str]) -> N
     from service.cli import main
 
     assert main(["warmup"]) == 0
-    assert capsys.readouterr().out == "learndyn warmup: the descent kernel is compiled and cached\n"
+    from service.core.engine import kernel
+
+    said = capsys.readouterr().out
+    cached = kernel.kernels().cache_dir
+    assert said == f"learndyn warmup: the descent kernel is compiled and cached in {cached}\n"

@@ -164,8 +164,10 @@ UNITS_RULE = "natural time units is outside [1e-09, 1e+30]"
         ({"t_max": 1e-50}, "t_max", ("t_max·α·‖B‖₂² = 1e-50 " + UNITS_RULE, "larger")),
         # 10·1e300·1 = 1e301 natural time units: beyond 30 decades
         ({"alpha": 1e300}, "t_max", ("t_max·α·‖B‖₂² = 1e+301 " + UNITS_RULE, "smaller")),
-        ({"rtol": 1.0}, "rtol", "must be a number in (0, 1)"),
-        ({"atol": 0.0}, "atol", "must be a finite number > 0"),
+        ({"rtol": 1.0}, "rtol", "must be a number in [2.22045e-14, 1) (100·ε)"),
+        ({"rtol": 1e-15}, "rtol", "must be a number in [2.22045e-14, 1) (100·ε)"),
+        ({"atol": 0.0}, "atol", "must be a finite number ≥ 1e-150"),
+        ({"atol": 1e-200}, "atol", "must be a finite number ≥ 1e-150"),
         ({"initial": [1.0, 2.0]}, "initial_weights", "needs 1 weights; got 2"),
     ],
 )

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from service.core.analysis.layers import layer_trajectories, summarise_layers
+from service.core.deadline import Deadline
 from service.core.engine.descent import CompiledModel, run_descent
 from service.core.engine.recorder import Trajectory
 from service.core.engine.run import StopRules
@@ -271,7 +272,7 @@ def test_time_limit_is_checked_between_chunks() -> None:
     with pytest.raises(TimeLimitExceeded):
         run_descent(
             problem, method=Method.GD, learning_rate=0.05, stop=StopRules(steps=10**9),
-            record_points=5, seed=0, time_limit=1e-3,
+            record_points=5, seed=0, deadline=Deadline.after(1e-3),
         )  # fmt: skip
 
 

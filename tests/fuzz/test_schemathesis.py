@@ -68,9 +68,10 @@ UNSTATABLE = {
     "steps": "the work budget steps·n·m",
     "t_max": "the horizon in natural units, t_max·α·‖B‖₂², within [1e-9, 1e30]",
     "learning_rate": "the flow's horizon in natural units (α·t_max·‖B‖₂²)",
-    "network.hidden": "the net's weights within the cells budget",
-    "record.points": "record points × weights within the cells budget",
+    "network.hidden": "the net's weights within the cells budget and the answer's numbers",
+    "record.points": "recorded times × weights within the answer's and the trajectory's limits",
     "curve.points": "/minima: curve points × n within the cells budget",
+    "atol": "the flow: tolerances LSODA can meet on this problem",
     "dataset": "/minima: one weight (m = 1)",
     "grid": "the product of the axes within the points and work limits",
 }

@@ -64,6 +64,10 @@ others (each bound's ratio to the leading term decreases in t, so once is for ev
 The global minimum is ``inf E`` over the line, attained at a finite local minimum or at an
 end that is a local minimum; ``distance = √(inf E) = dist(e, clos TV)``.
 
+The computation's deadline (:mod:`service.core.deadline`) is checked between the chunks of
+every scan of F, at every grid point of the root search, and at every example of the exact
+series at infinity: past it, :class:`~service.core.errors.TimeLimitExceeded`.
+
 References
 ----------
 E. D. Sontag, "Some remarks on the backpropagation algorithm for neural net learning"
@@ -82,6 +86,7 @@ import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 from scipy.special import erf, erfcx
 
+from service.core.deadline import NO_DEADLINE, Deadline
 from service.core.errors import InvalidProblem
 from service.core.model.activations import Activation, Array, TailClass
 from service.core.model.problem import PerceptronProblem
@@ -294,6 +299,7 @@ class _Side:
     family: _Family
     n: _Group
     p: _Group
+    deadline: Deadline = NO_DEADLINE
 
     def _log_sum(self, g: _Group, t: Array) -> Array:
         a = g.const[:, None] + self.family.var(g.beta[:, None], t, g.decaying)
@@ -308,13 +314,25 @@ class _Side:
         step = max(1, _CHUNK // max(self.n.beta.size, self.p.beta.size))
         with np.errstate(over="ignore", under="ignore", divide="ignore"):
             for lo in range(0, t.size, step):
+                self.deadline.check(_progress("scanning E' for its roots"))
                 tc = t[lo : lo + step][None, :]
                 out[lo : lo + step] = self._log_sum(self.n, tc) - self._log_sum(self.p, tc)
         return out
 
 
+def _progress(step: str) -> str:
+    """How far a landscape got, for :class:`~service.core.errors.TimeLimitExceeded`."""
+    return f"while finding the critical points of E ({step})"
+
+
 def _side(
-    sigma: float, activation: Activation, bn: Array, mn: Array, bp: Array, mp: Array
+    sigma: float,
+    activation: Activation,
+    bn: Array,
+    mn: Array,
+    bp: Array,
+    mp: Array,
+    deadline: Deadline = NO_DEADLINE,
 ) -> _Side:
     kind = activation.tail.kind
     if kind is TailClass.EXPONENTIAL:
@@ -341,7 +359,9 @@ def _side(
         dk = np.maximum((k[0] - hi[ref]) + (k[1] - lo[ref]), 0.0)
         return _Group(beta, np.log(mult) + family.const(beta), dk, dec)
 
-    return _Side(sigma, family, group(bn, mn, k_n, sigma < 0), group(bp, mp, k_p, sigma > 0))
+    return _Side(
+        sigma, family, group(bn, mn, k_n, sigma < 0), group(bp, mp, k_p, sigma > 0), deadline
+    )
 
 
 # --------------------------------------------------------------------------- infinity
@@ -352,7 +372,12 @@ def _log_fraction(q: Fraction) -> float:
 
 
 def _exponential_end(
-    beta_d: Array, mult_d: Array, beta_r: Array, mult_r: Array, rate: float
+    beta_d: Array,
+    mult_d: Array,
+    beta_r: Array,
+    mult_r: Array,
+    rate: float,
+    deadline: Deadline = NO_DEADLINE,
 ) -> tuple[int, float]:
     """Sign of d/dt E(σt) as t → ∞ and the reach, exponential tails (see module doc).
 
@@ -387,11 +412,17 @@ def _exponential_end(
             need = (np.log((coef.size + 1) * coef) - log_lead) / (rate * (mu - mu0))
         reach = float(max(0.0, need.max(initial=0.0)))
         return (1 if lead > 0 else -1), reach
-    return _exponential_series_end(beta_d, mult_d, beta_r, mult_r, rate, mu0)
+    return _exponential_series_end(beta_d, mult_d, beta_r, mult_r, rate, mu0, deadline)
 
 
 def _exponential_series_end(
-    beta_d: Array, mult_d: Array, beta_r: Array, mult_r: Array, rate: float, mu0: float
+    beta_d: Array,
+    mult_d: Array,
+    beta_r: Array,
+    mult_r: Array,
+    rate: float,
+    mu0: float,
+    deadline: Deadline = NO_DEADLINE,
 ) -> tuple[int, float]:
     """The first-order coefficient cancels: sum the series exactly in rationals."""
     window = 3.0
@@ -401,6 +432,7 @@ def _exponential_series_end(
         bounds: list[tuple[float, float]] = []  # (exponent, |coefficient| bound)
         for betas, mults, shift, sign in ((beta_d, mult_d, 2, -1), (beta_r, mult_r, 1, 1)):
             for b, mf in zip(betas.tolist(), mults.tolist(), strict=True):
+                deadline.check(_progress("the exact series at infinity"))
                 m = int(mf)
                 if b * shift >= cut:
                     bounds.append((b * shift, b * m))
@@ -414,6 +446,7 @@ def _exponential_series_end(
                     k += 1
                 # alternating remainder, valid for τ ≤ 1/4 (t ≥ ln 4/(rβ))
                 bounds.append((b * (k + shift), b * m * math.comb(k + 2, 2)))
+        deadline.check(_progress("the exact series at infinity"))
         nonzero = sorted(key for key, c in series.items() if c != 0)
         if nonzero or window > 96:
             break
@@ -423,6 +456,7 @@ def _exponential_series_end(
     lead_key = nonzero[0]
     lead = series[lead_key]
     mu_lead = float(lead_key)
+    deadline.check(_progress("the exact series at infinity"))
     others = [(float(k), float(abs(series[k]))) for k in nonzero[1:]] + bounds
     log_lead = _log_fraction(abs(lead))
     t0 = math.log(4.0) / (rate * min(float(beta_d.min()), float(beta_r.min())))
@@ -475,7 +509,13 @@ def _gaussian_end(beta_d: Array, mult_d: Array, beta_r: Array, mult_r: Array) ->
     return -1, _doubling(g, start)
 
 
-def _end(sigma: float, activation: Activation, values: Array, mults: Array) -> tuple[int, float]:
+def _end(
+    sigma: float,
+    activation: Activation,
+    values: Array,
+    mults: Array,
+    deadline: Deadline = NO_DEADLINE,
+) -> tuple[int, float]:
     """(sign of d/dt E(σt) for large t, reach) for the end σ∞."""
     oriented = sigma * values
     dec, ris = oriented > 0, oriented < 0
@@ -487,7 +527,7 @@ def _end(sigma: float, activation: Activation, values: Array, mults: Array) -> t
     br, mr = np.abs(values[ris]), mults[ris]
     kind = activation.tail.kind
     if kind is TailClass.EXPONENTIAL:
-        return _exponential_end(bd, md, br, mr, activation.tail.rate)
+        return _exponential_end(bd, md, br, mr, activation.tail.rate, deadline)
     if kind is TailClass.GAUSSIAN:
         return _gaussian_end(bd, md, br, mr)
     return _polynomial_end(bd, md, br)
@@ -520,7 +560,9 @@ def _kind(left: float, right: float) -> int:
     return 0
 
 
-def _roots_on_grid(fx: Callable[[float], float], x: Array, f: Array) -> list[tuple[float, int]]:
+def _roots_on_grid(
+    fx: Callable[[float], float], x: Array, f: Array, deadline: Deadline = NO_DEADLINE
+) -> list[tuple[float, int]]:
     """Roots of F from an x-sorted grid: sign changes (Brent) and dips of |F| (refined)."""
 
     def root(a: float, b: float) -> float:
@@ -531,6 +573,7 @@ def _roots_on_grid(fx: Callable[[float], float], x: Array, f: Array) -> list[tup
     s = np.sign(f)
     last = x.size - 1
     for i in range(last):
+        deadline.check(_progress("refining the roots of E'"))
         if s[i] == 0.0:
             if 0 < i:
                 found.append((float(x[i]), _kind(s[i - 1], s[i + 1])))
@@ -643,6 +686,7 @@ def _finite_roots(
     mults: Array,
     plus: tuple[int, float],
     minus: tuple[int, float],
+    deadline: Deadline = NO_DEADLINE,
 ) -> list[tuple[float, int]]:
     """All roots of E' (x, kind code), scanning x = −t_hi … 0 … t_hi.
 
@@ -654,7 +698,7 @@ def _finite_roots(
     beta = np.abs(values[values != 0.0])
     t_lo = 1e-2 / float(beta.max())
     args = (-values[neg], mults[neg], values[pos], mults[pos])
-    sides = {sigma: _side(sigma, activation, *args) for sigma in (1.0, -1.0)}
+    sides = {sigma: _side(sigma, activation, *args, deadline) for sigma in (1.0, -1.0)}
 
     def fx(x: float) -> float:
         side = sides[1.0 if x >= 0.0 else -1.0]
@@ -669,11 +713,15 @@ def _finite_roots(
     tp, fp = grids[1.0]
     x = np.concatenate([-tm[::-1], [0.0], tp])
     f = np.concatenate([fm[::-1], [fx(0.0)], fp])
-    return _roots_on_grid(fx, x, f)
+    return _roots_on_grid(fx, x, f, deadline)
 
 
 def find_critical_points(
-    b: Array, activation: Activation, *, curve_points: int | None = None
+    b: Array,
+    activation: Activation,
+    *,
+    curve_points: int | None = None,
+    deadline: Deadline = NO_DEADLINE,
 ) -> Landscape:
     """Every critical point of ``E(x) = Σ_i (1 − θ(b_i·x))²`` on the line and at ±∞.
 
@@ -685,6 +733,9 @@ def find_critical_points(
         θ, with its stable complement and tail class (which fixes the rule at infinity).
     curve_points : int, optional
         When given, also sample E (and for n = 2 the image curve) at this many points.
+    deadline : Deadline, optional
+        The computation's wall-time deadline; past it
+        :class:`~service.core.errors.TimeLimitExceeded` (see the module docstring).
 
     Returns
     -------
@@ -702,13 +753,14 @@ def find_critical_points(
     zeros = float(mults[values == 0.0].sum())
     neg, pos = values < 0.0, values > 0.0
     curve = _curve(b, values, mults, activation, curve_points, k) if curve_points else None
+    deadline.check(_progress("after the samples of E"))
     if not (neg.any() or pos.any()):
         end = InfinityEnd(float(n), False, "constant")
         anywhere = LocalMinimum(Location.FINITE, 0.0, float(n))
         return Landscape((), end, end, (), float(n), math.sqrt(n), anywhere, True, subspace, curve)
 
-    sign_plus, reach_plus = _end(1.0, activation, values, mults)
-    sign_minus, reach_minus = _end(-1.0, activation, values, mults)
+    sign_plus, reach_plus = _end(1.0, activation, values, mults, deadline)
+    sign_minus, reach_minus = _end(-1.0, activation, values, mults, deadline)
     plus = _infinity_end(4.0 * float(mults[neg].sum()) + zeros, sign_plus)
     minus = _infinity_end(4.0 * float(mults[pos].sum()) + zeros, sign_minus)
 
@@ -716,7 +768,12 @@ def find_critical_points(
     if neg.any() and pos.any():
         # Mixed signs; otherwise E is strictly monotone and has no finite critical point.
         found = _finite_roots(
-            activation, values, mults, (sign_plus, reach_plus), (sign_minus, reach_minus)
+            activation,
+            values,
+            mults,
+            (sign_plus, reach_plus),
+            (sign_minus, reach_minus),
+            deadline,
         )
     found.sort()
     xs = np.array([x for x, _ in found])

@@ -21,6 +21,9 @@ from service.core.model.activations import Array
 from service.core.model.models import Model, model_error
 from service.vocabulary import Verdict
 
+DEFAULT_FACTORS = (10.0, 1000.0)
+"""Without ``times``, the log rule predicts at these multiples of the last recorded t."""
+
 
 @dataclass(frozen=True, slots=True)
 class LogRulePrediction:
@@ -50,7 +53,8 @@ def extrapolate(
     if report.verdict is not Verdict.LOGARITHMIC or report.log_rate is None:
         return None
     t_end = float(trajectory.t[-1])
-    T = np.asarray([10.0 * t_end, 1000.0 * t_end] if times is None else times, dtype=float)
+    default = [factor * t_end for factor in DEFAULT_FACTORS]
+    T = np.asarray(default if times is None else times, dtype=float)
     if not (np.isfinite(T).all() and (T > 0).all()):
         raise InvalidProblem("extrapolate_to", "every time must be a finite number > 0")
     b = report.log_rate

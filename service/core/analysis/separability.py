@@ -95,7 +95,10 @@ above.
 
 Every tolerance and iteration bound of these methods is a module-level name that says why it
 has its value. A ŵ whose KKT residual exceeds ``KKT_TOLERANCE`` is reported with
-``optimal = False`` (a state, not an error).
+``optimal = False`` (a state, not an error). The computation's deadline
+(:mod:`service.core.deadline`) is checked between its solves (the rank's SVD, each NNLS
+round, each polish, each frame) and HiGHS gets the time that remains as its ``time_limit``:
+past it, :class:`~service.core.errors.TimeLimitExceeded`.
 
 The weak condition is decided by one linear program (scipy's ``linprog``, HiGHS) on the
 nonzero rows of B_c (or of the whitened frame) scaled to unit length: maximise ``(Σ_i b_i)·v``
@@ -116,8 +119,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import linprog, nnls
+from scipy.optimize import OptimizeResult, linprog, nnls
 
+from service.core.deadline import NO_DEADLINE, Deadline
 from service.core.errors import InvalidProblem, SolverFailed
 from service.core.model.activations import Array
 from service.vocabulary import CertificateKind
@@ -134,6 +138,11 @@ is at most this (it is typically ~1e-15; rows whose lengths span many orders of 
 leave 1e-7). Above it ŵ still separates the data, but is not proved the shortest."""
 
 _EPS = float(np.finfo(np.float64).eps)
+
+_HIGHS_GRACE = 0.01
+"""HiGHS's ``time_limit`` is the time left before the deadline plus 10 ms, so that when it
+stops at its limit the deadline has passed too and the check after it raises (a status 1 short
+of the deadline would read as a failure of the solver)."""
 
 # Scaling
 _SPAN_EXPONENT = 240
@@ -338,22 +347,27 @@ UNDECIDED = (
 )
 
 
-def test_separability(B: Array) -> Separability:
+def test_separability(B: Array, *, deadline: Deadline = NO_DEADLINE) -> Separability:
     """:func:`analyse_separability`, with :class:`InvalidProblem` (naming
     ``dataset.inputs``) when float64 cannot hold the facts."""
-    facts = analyse_separability(B)
+    facts = analyse_separability(B, deadline=deadline)
     if isinstance(facts, Unrepresentable):
         raise InvalidProblem("dataset.inputs", facts.reason)
     return facts
 
 
-def analyse_separability(B: Array) -> Separability | Unrepresentable:
+def analyse_separability(
+    B: Array, *, deadline: Deadline = NO_DEADLINE
+) -> Separability | Unrepresentable:
     """Decide strict and weak separability of the rows of B, with witnesses or certificates.
 
     Parameters
     ----------
     B
         n×m finite matrix, the reduced data ``diag(y)·A`` (bias column included).
+    deadline
+        The computation's wall-time deadline, checked between solves; HiGHS is given the
+        time that remains.
 
     Returns
     -------
@@ -371,6 +385,8 @@ def analyse_separability(B: Array) -> Separability | Unrepresentable:
     SolverFailed
         HiGHS failed on one of its linear programs (each is feasible and bounded, so this is
         a fault of the solver, not of B); no result can stand for an undecided test.
+    TimeLimitExceeded
+        ``deadline`` passed.
     """
     B = np.asarray(B, dtype=np.float64)
     n, m = B.shape
@@ -382,8 +398,9 @@ def analyse_separability(B: Array) -> Separability | Unrepresentable:
         return Unrepresentable(SPAN_TOO_WIDE)
     B = np.ldexp(B, -e)
     rank = numerical_rank(B)
+    deadline.check(_progress("after the rank of B"))
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        strict_facts = _strict_condition(B, rank == n)
+        strict_facts = _strict_condition(B, rank == n, deadline)
         if strict_facts is None:
             return Unrepresentable(UNDECIDED)
         max_margin, certificate = strict_facts
@@ -395,7 +412,7 @@ def analyse_separability(B: Array) -> Separability | Unrepresentable:
                 return Unrepresentable(MARGIN_OVERFLOWS)
             weak = True
         else:
-            weak_facts = _weak_condition(B)
+            weak_facts = _weak_condition(B, deadline)
             if weak_facts is None:
                 return Unrepresentable(UNDECIDED)
             half_space, stiemke = weak_facts
@@ -417,6 +434,22 @@ def analyse_separability(B: Array) -> Separability | Unrepresentable:
         lemma_applies=weak,
         lemma_explanation=_lemma_sentence(weak, rank == n),
     )
+
+
+def _progress(step: str) -> str:
+    """How far a separability test got, for :class:`~service.core.errors.TimeLimitExceeded`."""
+    return f"while testing the data's separability ({step})"
+
+
+def _highs(deadline: Deadline, step: str, c: Array, **problem: object) -> OptimizeResult:
+    """scipy's ``linprog`` with HiGHS, given the time left before ``deadline`` as its
+    ``time_limit``; :class:`~service.core.errors.TimeLimitExceeded` when the deadline passes,
+    whatever HiGHS answered (it stops at its time limit with status 1)."""
+    deadline.check(_progress(step))
+    options = {"time_limit": deadline.remaining() + _HIGHS_GRACE} if deadline.limited else {}
+    res = linprog(c, method="highs", options=options, **problem)
+    deadline.check(_progress(step))
+    return res
 
 
 def _balancing_exponent(B: Array) -> int | None:
@@ -647,7 +680,7 @@ def _certificate_residual(B: Array, lam: Array) -> float:
 
 
 def _strict_condition(
-    B: Array, independent: bool
+    B: Array, independent: bool, deadline: Deadline
 ) -> tuple[HardMargin | None, AlternativeCertificate | None] | None:
     """ŵ (or proved separating weights, ``optimal = False``) or a verified Gordan
     certificate, exactly one not None; None when neither could be verified.
@@ -658,12 +691,13 @@ def _strict_condition(
     ``v = B⁺·1`` (B·v = 1) is tried as a witness first. A certificate that is not
     ``_CERTAIN`` is returned only when no frame proves a witness.
     """
-    max_margin, gordan = _hard_margin(B)
+    max_margin, gordan = _hard_margin(B, deadline)
     if max_margin is not None:
         return max_margin, None
     if independent:
         v = np.asarray(np.linalg.lstsq(B, np.ones(B.shape[0]), rcond=None)[0], dtype=np.float64)
-        found = _separating_weights(B, v, np.ones(B.shape[0]))
+        deadline.check(_progress("v = B⁺·1"))
+        found = _separating_weights(B, v, np.ones(B.shape[0]), deadline)
         if found is not None:
             return found, None
     if gordan is not None and _is_certain(gordan):
@@ -671,9 +705,11 @@ def _strict_condition(
     k = _column_exponents(B)
     equilibrated = _Frame.equilibrated(B, k)
     for frame in _other_frames(equilibrated, uniform=not k.any()):  # else B_c is B
-        scaled, found_gordan = _hard_margin(frame.M)
+        deadline.check(_progress("the hard margin in another frame"))
+        scaled, found_gordan = _hard_margin(frame.M, deadline)
         if scaled is not None:
-            found = _separating_weights(B, frame.weights(scaled.weights), scaled.multipliers)
+            u = frame.weights(scaled.weights)
+            found = _separating_weights(B, u, scaled.multipliers, deadline)
             if found is not None:
                 return found, None
         if found_gordan is not None:
@@ -681,7 +717,9 @@ def _strict_condition(
             gordan = _more_certain(gordan, certificate)
             if gordan is not None and _is_certain(gordan):
                 return None, gordan
-    found, certificate = _highs_strict(B, equilibrated, settled=gordan is not None)
+    found, certificate = _highs_strict(
+        B, equilibrated, settled=gordan is not None, deadline=deadline
+    )
     if found is not None:
         return found, None
     gordan = _more_certain(gordan, certificate)
@@ -713,7 +751,9 @@ def _more_certain(
     return a if a.entrywise_residual <= b.entrywise_residual else b
 
 
-def _separating_weights(B: Array, v: Array, seed: Array) -> HardMargin | None:
+def _separating_weights(
+    B: Array, v: Array, seed: Array, deadline: Deadline = NO_DEADLINE
+) -> HardMargin | None:
     """The best hard margin of B from candidate weights v and a guess at the support
     (``seed > 0``); None when neither v nor its polish is proved to separate B.
 
@@ -737,13 +777,15 @@ def _separating_weights(B: Array, v: Array, seed: Array) -> HardMargin | None:
         return plain
     # The polish solves on the support of seed, so it may prove separation where v did not
     # (an LP solution whose margins HiGHS left within its tolerance of 0).
-    best = _polish(B, norms, float(norms.min()), v, seed, initial=plain)
+    best = _polish(B, norms, float(norms.min()), v, seed, initial=plain, deadline=deadline)
     if best is plain or not _proves_strict(B, best.weights, norms):
         return plain
     return best
 
 
-def _hard_margin(B: Array) -> tuple[HardMargin | None, AlternativeCertificate | None]:
+def _hard_margin(
+    B: Array, deadline: Deadline = NO_DEADLINE
+) -> tuple[HardMargin | None, AlternativeCertificate | None]:
     """ŵ and its KKT data, or a verified Gordan certificate, at most one not None; both None
     when least-distance programming proves neither (a margin below ``_RESOLUTION``, or NNLS's
     iteration limit)."""
@@ -766,7 +808,8 @@ def _hard_margin(B: Array) -> tuple[HardMargin | None, AlternativeCertificate | 
     in_working[working] = True
     f = np.zeros(m + 1)
     f[m] = 1.0
-    for _ in range(_MAX_ROUNDS):
+    for round_ in range(_MAX_ROUNDS):
+        deadline.check(_progress(f"the hard margin, round {round_ + 1}"))
         # NNLS on unit columns (u_i = ũ_i/‖column_i‖): the same problem, balanced.
         E = np.vstack([unit[working].T, h[working]]) / lengths[working]
         u_unit = _nnls(E, f)
@@ -790,10 +833,11 @@ def _hard_margin(B: Array) -> tuple[HardMargin | None, AlternativeCertificate | 
             alpha = np.zeros(n)
             with np.errstate(over="ignore"):
                 alpha[working] = u / -r[m] / c / norms[working]
-            best = _polish(B, norms, c, w / c, alpha)
+            best = _polish(B, norms, c, w / c, alpha, deadline=deadline)
             z = B @ best.weights
             if float(np.min(z)) > _WITNESS_MARGIN and _proves_strict(B, best.weights, norms):
                 return best, None
+        deadline.check(_progress("a Gordan certificate from the hard margin"))
         gordan = _gordan_from(B, working, u * h[working])  # Σ u_i·h_i·b_i/c = 0
         if gordan is not None:
             return None, gordan
@@ -881,6 +925,7 @@ def _polish(
     alpha0: Array,
     *,
     initial: HardMargin | None = None,
+    deadline: Deadline = NO_DEADLINE,
 ) -> HardMargin:
     """Refine (w, α) by exact solves on the support set; the best KKT residual wins.
 
@@ -896,6 +941,7 @@ def _polish(
     for _ in range(_POLISH_ROUNDS):
         if best.kkt_residual <= _POLISHED or not (0.0 < alpha.max() < math.inf):
             break
+        deadline.check(_progress("polishing the hard margin"))
         support = np.flatnonzero(alpha > _SUPPORT_CUT * alpha.max())
         BS = B[support] / norms[support, None]
         # b̂_i·w' = c/‖b_i‖ on S, ŵ = w'/c: right-hand sides in (0, 1], no overflow.
@@ -943,7 +989,7 @@ def _kkt(B: Array, w: Array, alpha: Array) -> HardMargin:
 
 
 def _highs_strict(
-    B: Array, frame: _Frame, *, settled: bool
+    B: Array, frame: _Frame, *, settled: bool, deadline: Deadline = NO_DEADLINE
 ) -> tuple[HardMargin | None, AlternativeCertificate | None]:
     """Least-distance programming did not settle (a margin near float resolution in every
     frame): decide on B_c (``frame``) with HiGHS, and keep only what is verified.
@@ -960,12 +1006,13 @@ def _highs_strict(
     Bc = frame.M
     scale = row_norms(Bc)
     Bn = Bc / scale[:, None]
-    res = linprog(
+    res = _highs(
+        deadline,
+        "the Gordan LP",
         np.zeros(n),
         A_eq=np.vstack([Bn.T, np.ones(n)]),
         b_eq=np.r_[np.zeros(m), 1.0],
         bounds=(0, None),
-        method="highs",
     )
     failures = []
     certificate = None
@@ -980,18 +1027,19 @@ def _highs_strict(
             return None, certificate
     elif res.status != 2:  # 2: infeasible, an answer (no Gordan λ: strictly separable)
         failures.append(f"the Gordan LP ended with status {res.status}: {res.message}")
-    res = linprog(
+    res = _highs(
+        deadline,
+        "the separating LP",
         np.r_[np.zeros(m), -1.0],
         A_ub=np.hstack([-Bn, np.ones((n, 1))]),
         b_ub=np.zeros(n),
         bounds=[(-1.0, 1.0)] * m + [(None, 1.0)],
-        method="highs",
     )
     if res.status == 0:
         u = np.asarray(res.x[:m], dtype=np.float64)
         z = Bn @ u
         active = (z <= z.min() + _ACTIVE_MARGIN).astype(np.float64)
-        found = _separating_weights(B, frame.weights(u), active)
+        found = _separating_weights(B, frame.weights(u), active, deadline)
         if found is not None:
             return found, None
     else:
@@ -1007,7 +1055,9 @@ def _highs_strict(
 # The weak condition (Stiemke): one LP on the unit-scaled nonzero rows
 
 
-def _weak_condition(B: Array) -> tuple[Array | None, AlternativeCertificate | None] | None:
+def _weak_condition(
+    B: Array, deadline: Deadline = NO_DEADLINE
+) -> tuple[Array | None, AlternativeCertificate | None] | None:
     """A unit ν with B·ν ≥ 0, B·ν ≠ 0, or a verified Stiemke certificate, exactly one not
     None; None when no witness is found and no certificate passes :func:`_certify`.
 
@@ -1016,15 +1066,16 @@ def _weak_condition(B: Array) -> tuple[Array | None, AlternativeCertificate | No
     certificates checked on B.
     """
     n = B.shape[0]
+    deadline.check(_progress("before the half-space LP"))
     equilibrated = _Frame.equilibrated(B, _column_exponents(B))
     if not equilibrated.M.any():  # B·v = 0 for every v
         return None, _certify(B, np.full(n, 1.0 / n), CertificateKind.STIEMKE)
-    facts = _weak_in(B, equilibrated)
+    facts = _weak_in(B, equilibrated, deadline=deadline)
     if facts is not None and (facts[1] is None or _is_certain(facts[1])):
         return facts
     whitened = _Frame.whitened(equilibrated)
     settled = facts is not None  # a certificate, not _CERTAIN: a failed LP is not fatal now
-    again = None if whitened is None else _weak_in(B, whitened, settled=settled)
+    again = None if whitened is None else _weak_in(B, whitened, settled=settled, deadline=deadline)
     if again is not None and again[0] is not None:
         return again
     stiemke = _more_certain(
@@ -1034,7 +1085,7 @@ def _weak_condition(B: Array) -> tuple[Array | None, AlternativeCertificate | No
 
 
 def _weak_in(
-    B: Array, frame: _Frame, *, settled: bool = False
+    B: Array, frame: _Frame, *, settled: bool = False, deadline: Deadline = NO_DEADLINE
 ) -> tuple[Array | None, AlternativeCertificate | None] | None:
     """The half-space LP on the unit nonzero rows of ``frame.M`` (not 0), by cutting planes:
     its witness mapped back to B, or a Stiemke certificate from its duals (or from Stiemke's
@@ -1051,10 +1102,17 @@ def _weak_in(
     size = min(nonzero.size, max(_LP_WORKING_FACTOR * (m + 1), _LP_WORKING_SET_MIN))
     working = np.zeros(nonzero.size, dtype=bool)
     working[np.argpartition(Bn @ c, size - 1)[:size]] = True
+    rounds = 0
     while True:
         rows = np.flatnonzero(working)
-        res = linprog(
-            -c, A_ub=-Bn[rows], b_ub=np.zeros(rows.size), bounds=(-1.0, 1.0), method="highs"
+        rounds += 1
+        res = _highs(
+            deadline,
+            f"the half-space LP, round {rounds}",
+            -c,
+            A_ub=-Bn[rows],
+            b_ub=np.zeros(rows.size),
+            bounds=(-1.0, 1.0),
         )
         if res.status != 0:
             # The LP is feasible (v = 0) and bounded (the box), so only HiGHS itself can fail
@@ -1082,12 +1140,18 @@ def _weak_in(
     # Optimum 0: HiGHS's duals μ ≥ 0 for −Bn·v ≤ 0 give Bnᵀ(1 + μ) = 0 (Stiemke).
     mu = np.zeros(nonzero.size)
     mu[rows] = np.abs(np.asarray(res.ineqlin.marginals, dtype=np.float64))
+    deadline.check(_progress("a Stiemke certificate from the half-space LP"))
     certificate = _stiemke_from(B, M, nonzero, norms, 1.0 + mu)
     if certificate is not None:
         return None, certificate
     # The duals were too rough: solve Stiemke's system itself, λ ≥ 1 with Bnᵀλ = 0.
-    res = linprog(
-        np.ones(nonzero.size), A_eq=Bn.T, b_eq=np.zeros(m), bounds=(1.0, None), method="highs"
+    res = _highs(
+        deadline,
+        "Stiemke's LP",
+        np.ones(nonzero.size),
+        A_eq=Bn.T,
+        b_eq=np.zeros(m),
+        bounds=(1.0, None),
     )
     if res.status != 0:
         return None  # the LP's optimum 0 was within HiGHS's tolerance of a positive one

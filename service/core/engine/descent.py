@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from service.core.deadline import NO_DEADLINE, Deadline
 from service.core.engine import kernel as _k
 from service.core.engine.network_kernel import unit_offsets
 from service.core.engine.perceptron_kernel import BLOCK_ROWS
@@ -141,7 +142,7 @@ def run_descent(
     initial: Sequence[float] | None = None,
     seed: int | None = None,
     order: Order = Order.GIVEN,
-    time_limit: float | None = None,
+    deadline: Deadline = NO_DEADLINE,
     should_stop: Callable[[], bool] | None = None,
 ) -> RunResult:
     """Run gradient descent (``gd``) or online backprop (``online``) from ``initial``.
@@ -161,10 +162,10 @@ def run_descent(
     initial, seed
         Initial weights; see :func:`service.core.model.models.initial_point`. ``seed`` also
         drives the shuffled order.
-    time_limit
-        Wall-time limit in seconds; checked between chunks of the compiled kernel (a chunk is
-        about 2^22 multiply-adds, a fraction of a second), past it
-        :class:`~service.core.errors.TimeLimitExceeded`.
+    deadline
+        The computation's wall-time deadline (:mod:`service.core.deadline`); checked between
+        chunks of the compiled kernel (a chunk is about 2^22 multiply-adds, a fraction of a
+        second), past it :class:`~service.core.errors.TimeLimitExceeded`.
     should_stop
         Asked between chunks too; when it returns True the run ends with
         :class:`~service.core.errors.Cancelled`.
@@ -189,7 +190,7 @@ def run_descent(
         record_schedule(stop.steps, record_points),
         x0,
         rng if order is Order.SHUFFLED else None,
-        time_limit,
+        deadline,
         should_stop,
     )
 
@@ -212,7 +213,7 @@ def _descend(
     schedule: NDArray[np.int64],
     x0: Array,
     rng: np.random.Generator | None,
-    time_limit: float | None,
+    deadline: Deadline,
     should_stop: Callable[[], bool] | None = None,
 ) -> RunResult:
     """The compiled kernel, driven in chunks of :func:`chunk_steps` steps.
@@ -255,6 +256,6 @@ def _descend(
 
     per_chunk = chunk_steps(compiled.work, n, rng is not None)
     code, t, size = drive_chunks(
-        int(start), stop.steps, per_chunk, n, rng, istate, chunk, finish, time_limit, should_stop
+        int(start), stop.steps, per_chunk, n, rng, istate, chunk, finish, deadline, should_stop
     )
     return build_result(x, g, fstate, code, t, model_accuracy(model, x), recorder, size)

@@ -46,7 +46,7 @@ ends the run with ``non_finite`` at the last good state.
 from __future__ import annotations
 
 import math
-import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -54,16 +54,24 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.integrate import solve_ivp
 
+from service.core.deadline import NO_DEADLINE, Deadline
 from service.core.engine.descent import CompiledModel
 from service.core.engine.recorder import Trajectory
 from service.core.engine.run import PRECEDENCE, RunResult, StopRules, state_stop
-from service.core.errors import Cancelled, InvalidProblem, TimeLimitExceeded
+from service.core.errors import Cancelled, InvalidProblem
 from service.core.model.activations import Array
 from service.core.model.models import Model, initial_point, inputs_as_perceptron
 from service.core.model.network import NetworkProblem
 from service.core.model.problem import PerceptronProblem, error_and_gradient, time_unit
 from service.core.numbers import power_of_ten
-from service.limits import MAX_T_MAX, MAX_TIME_UNITS, MIN_FLOW_RTOL, MIN_T_MAX, MIN_TIME_UNITS
+from service.limits import (
+    MAX_T_MAX,
+    MAX_TIME_UNITS,
+    MIN_FLOW_ATOL,
+    MIN_FLOW_RTOL,
+    MIN_T_MAX,
+    MIN_TIME_UNITS,
+)
 from service.vocabulary import Method, StopReason
 
 DEFAULT_RTOL = 1e-8
@@ -126,7 +134,7 @@ def run_flow(
     seed: int | None = None,
     rtol: float = DEFAULT_RTOL,
     atol: float = DEFAULT_ATOL,
-    time_limit: float | None = None,
+    deadline: Deadline = NO_DEADLINE,
     should_stop: Callable[[], bool] | None = None,
 ) -> RunResult:
     """Integrate ``ẋ = −α·∇E(x)`` from ``initial`` over ``[0, t_max]``.
@@ -149,9 +157,9 @@ def run_flow(
         Initial weights, as for descent (:func:`service.core.model.models.initial_point`).
     rtol, atol
         The integrator's tolerances (0 < rtol < 1, atol > 0).
-    time_limit
-        Wall-time limit in seconds, checked at every right-hand side evaluation; past it
-        :class:`~service.core.errors.TimeLimitExceeded`.
+    deadline
+        The computation's wall-time deadline (:mod:`service.core.deadline`), checked at every
+        right-hand side evaluation; past it :class:`~service.core.errors.TimeLimitExceeded`.
     should_stop
         Asked at every right-hand side evaluation too; True ends the run with
         :class:`~service.core.errors.Cancelled`.
@@ -167,7 +175,7 @@ def run_flow(
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         return _integrate(
             flow_model(model), norm or 1.0, alpha, tau, t_max, stop, record_points, x0, rtol,
-            atol, time_limit, should_stop,
+            atol, deadline, should_stop,
         )  # fmt: skip
 
 
@@ -195,8 +203,8 @@ def check_flow(
         )
     if not (MIN_FLOW_RTOL <= rtol < 1):
         raise InvalidProblem("rtol", f"must be a number in [{MIN_FLOW_RTOL:.6g}, 1) (100·ε)")
-    if not (atol > 0 and math.isfinite(atol)):
-        raise InvalidProblem("atol", "must be a finite number > 0")
+    if not (MIN_FLOW_ATOL <= atol and math.isfinite(atol)):
+        raise InvalidProblem("atol", f"must be a finite number ≥ {MIN_FLOW_ATOL:g}")
     if record_points < 1:
         raise InvalidProblem("record.points", "must be at least 1")
     return norm, time_unit(perceptron, alpha, Method.FLOW)
@@ -265,19 +273,15 @@ def _integrate(
     x0: Array,
     rtol: float,
     atol: float,
-    time_limit: float | None,
+    deadline: Deadline,
     should_stop: Callable[[], bool] | None = None,
 ) -> RunResult:
     # Integrate in natural time s = t/τ: dx/ds = −τα·∇E = −∇E/‖B‖₂², of order 1 whatever
     # the scales of α and B (the divisions by ‖B‖ one at a time cannot overflow).
     units = t_max / tau
 
-    deadline = None if time_limit is None else time.monotonic() + time_limit
-
     def rhs(s: float, x: Array) -> Array:
-        if deadline is not None and time.monotonic() > deadline:
-            progress = f"at t = {s * tau:.6g} of t_max = {t_max:.6g}"
-            raise TimeLimitExceeded(time_limit or 0.0, progress)
+        deadline.check(lambda: f"at t = {s * tau:.6g} of t_max = {t_max:.6g}")
         if should_stop is not None and should_stop():
             raise Cancelled(f"cancelled at t = {s * tau:.6g} of t_max = {t_max:.6g}")
         return -(model.error_and_gradient(x)[1] / norm) / norm
@@ -299,20 +303,39 @@ def _integrate(
             reason = StopReason.STEP_TOLERANCE
     if reason is None:
         events = _events(model, stop, alpha)
-        sol = solve_ivp(
-            rhs,
-            (0.0, units),
-            x0,
-            method="LSODA",
-            t_eval=times,
-            events=[fn for _, fn in events] or None,
-            rtol=rtol,
-            atol=atol,
-            jac=None if exact is None else jacobian,
-        )
+        left_float64 = [False]  # whether a state or its derivative was ever not finite
+
+        def watched(s: float, x: Array) -> Array:
+            dx = rhs(s, x)
+            if not (np.isfinite(x).all() and np.isfinite(dx).all()):
+                left_float64[0] = True
+            return dx
+
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")  # LSODA says why it failed only as a warning
+            sol = solve_ivp(
+                watched,
+                (0.0, units),
+                x0,
+                method="LSODA",
+                t_eval=times,
+                events=[fn for _, fn in events] or None,
+                rtol=rtol,
+                atol=atol,
+                jac=None if exact is None else jacobian,
+            )
         steps = int(sol.nfev)
         ts = np.asarray(sol.t, dtype=np.float64)
-        xs = np.asarray(sol.y, dtype=np.float64).T
+        xs = np.asarray(sol.y, dtype=np.float64).reshape(len(x0), -1).T
+        if sol.status == -1 and not left_float64[0]:
+            # the integrator gave up on a finite state: not a verdict on the weights
+            why = "; ".join(str(w.message) for w in said) or str(sol.message)
+            raise InvalidProblem(
+                "atol",
+                f"the integrator (LSODA) could not meet rtol = {rtol:g}, atol = {atol:g} on "
+                f"this problem ({why.strip()}): loosen them (defaults {DEFAULT_RTOL:g}, "
+                f"{DEFAULT_ATOL:g})",
+            )
         if sol.status == 1:
             hit = [k for k, te in enumerate(sol.t_events) if len(te)]
             first = min(hit, key=lambda k: (float(sol.t_events[k][0]), k))

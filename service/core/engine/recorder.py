@@ -20,6 +20,12 @@ from service.core.errors import InvalidProblem
 from service.core.model.activations import Array
 
 
+def recorded_times(steps: int, points: int) -> int:
+    """How many times a run of ``steps`` steps records with ``points`` (t = 0 included): the
+    length of :func:`record_schedule`, and the most rows its trajectory has."""
+    return min(points, steps) + 1
+
+
 def record_schedule(steps: int, points: int) -> NDArray[np.int64]:
     """Sorted distinct times: 0, then exactly min(points, steps) integers in [1, steps].
 
@@ -32,7 +38,7 @@ def record_schedule(steps: int, points: int) -> NDArray[np.int64]:
         raise InvalidProblem("steps", "must be at least 1")
     if points <= 0:
         raise InvalidProblem("record.points", "must be at least 1")
-    count = min(points, steps)
+    count = recorded_times(steps, points) - 1
     times = np.zeros(count + 1, dtype=np.int64)
     t = 0
     for k in range(1, count + 1):

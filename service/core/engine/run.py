@@ -29,16 +29,16 @@ and checks that they agree on which rule wins.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
+from service.core.deadline import NO_DEADLINE, Deadline
 from service.core.engine import kernel as _k
 from service.core.engine.recorder import Recorder, Trajectory
-from service.core.errors import Cancelled, TimeLimitExceeded
+from service.core.errors import Cancelled
 from service.core.model.activations import Array
 from service.core.model.norms import vector_norm
 from service.vocabulary import StopReason
@@ -165,7 +165,7 @@ def drive_chunks(
     istate: NDArray[np.int64],
     chunk: Callable[[int, NDArray[np.int64], int], int],
     finish: Callable[[NDArray[np.int64], int, int], int],
-    time_limit: float | None,
+    deadline: Deadline = NO_DEADLINE,
     should_stop: Callable[[], bool] | None = None,
 ) -> tuple[int, int, int]:
     """Drive a compiled run in chunks; return (stop code, t, records).
@@ -174,10 +174,10 @@ def drive_chunks(
     ``t_end`` (``orders`` row k is the pass order at ``t_orders + k``, for shuffled online
     runs) and returns its code; ``finish(orders, row, code)`` records the final point, with
     ``orders[row]`` the order of the tentative last pass. ``istate[T]`` is the kernel's t.
-    Between chunks the wall-time limit is checked (:class:`TimeLimitExceeded`), and
-    ``should_stop()`` when given (:class:`~service.core.errors.Cancelled` when it says so).
+    Between chunks the ``deadline`` is checked
+    (:class:`~service.core.errors.TimeLimitExceeded`), and ``should_stop()`` when given
+    (:class:`~service.core.errors.Cancelled` when it says so).
     """
-    deadline = None if time_limit is None else time.monotonic() + time_limit
     orders = _k.given_order(n)
     t_orders = 0
     code = start
@@ -188,9 +188,8 @@ def drive_chunks(
             t_orders = t
             orders = draw_orders(rng, t_end - t, n)
         code = chunk(t_end, orders, t_orders)
-        if code == _k.RUNNING and deadline is not None and time.monotonic() > deadline:
-            progress = f"after {int(istate[_k.T])} of {steps} steps"
-            raise TimeLimitExceeded(time_limit or 0.0, progress)
+        if code == _k.RUNNING:
+            deadline.check(lambda: f"after {int(istate[_k.T])} of {steps} steps")
         if code == _k.RUNNING and should_stop is not None and should_stop():
             raise Cancelled(f"cancelled after {int(istate[_k.T])} of {steps} steps")
     t = int(istate[_k.T])
