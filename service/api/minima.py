@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends
 
-from service.api.admission import ComputeRoute
+from service.api.admission import ClientGone, ComputeRoute
 from service.api.dependencies import get_budget
 from service.api.examples import MINIMA_EXAMPLES
 from service.api.mapping import minima_response
@@ -23,6 +23,7 @@ router = APIRouter(tags=["landscape"], route_class=ComputeRoute)
 def minima(
     request: Annotated[MinimaRequest, Body(openapi_examples=MINIMA_EXAMPLES)],
     budget: Annotated[Budget, Depends(get_budget)],
+    client_gone: ClientGone,
 ) -> MinimaResponse:
     """Find every local minimum of a one-weight error, at infinity included."""
-    return minima_response(find_minima(minima_spec(request), budget))
+    return minima_response(find_minima(minima_spec(request), budget, should_stop=client_gone))

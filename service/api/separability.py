@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends
 
-from service.api.admission import ComputeRoute
+from service.api.admission import ClientGone, ComputeRoute
 from service.api.dependencies import get_budget
 from service.api.examples import SEPARABILITY_EXAMPLES
 from service.api.mapping import separability_response
@@ -22,8 +22,11 @@ router = APIRouter(tags=["separability"], route_class=ComputeRoute)
 def separability(
     request: Annotated[SeparabilityRequest, Body(openapi_examples=SEPARABILITY_EXAMPLES)],
     budget: Annotated[Budget, Depends(get_budget)],
+    client_gone: ClientGone,
 ) -> SeparabilityResponse:
     """Decide linear separability, with witnesses or checkable certificates."""
     data = request.dataset
-    facts = decide_separability(data.inputs, data.targets, bias=data.bias, budget=budget)
+    facts = decide_separability(
+        data.inputs, data.targets, bias=data.bias, budget=budget, should_stop=client_gone
+    )
     return separability_response(facts)

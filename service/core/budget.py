@@ -10,6 +10,7 @@ deadline.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from service.core.answer import AnswerShape
@@ -46,10 +47,11 @@ class Budget:
     max_answer_numbers: int = DEFAULT_MAX_ANSWER_NUMBERS
     max_recorded: int = DEFAULT_MAX_RECORDED
 
-    def start(self) -> Deadline:
-        """The deadline of a computation starting now: ``compute_seconds`` from now. A use
-        case calls this once and passes the deadline to every loop and solver it runs."""
-        return Deadline.after(self.compute_seconds)
+    def start(self, should_stop: Callable[[], bool] | None = None) -> Deadline:
+        """The deadline of a computation starting now: ``compute_seconds`` from now, asking
+        ``should_stop`` at each check. A use case calls this once and passes the deadline to
+        every loop and solver it runs."""
+        return Deadline.after(self.compute_seconds, should_stop)
 
     def check_size(self, n: int, m: int) -> None:
         """n·m must not exceed ``max_cells``."""

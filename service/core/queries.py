@@ -1,11 +1,13 @@
 """The /minima and /separability use cases, one call each (as :mod:`service.core.training` is
 for /train): validate the data within a budget, then analyse before one wall-time deadline
-(``budget.start()`` when the call starts, unless the caller gives one).
+(``budget.start(should_stop)`` when the call starts, unless the caller gives one; a
+``should_stop()`` that turns True — the client has gone — cancels the call at the next check,
+:class:`~service.core.errors.Cancelled`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from service.core.analysis.landscape import Landscape, find_critical_points, weight_column
@@ -29,10 +31,16 @@ class MinimaSpec:
     curve_points: int | None = None
 
 
-def find_minima(spec: MinimaSpec, budget: Budget, *, deadline: Deadline | None = None) -> Landscape:
+def find_minima(
+    spec: MinimaSpec,
+    budget: Budget,
+    *,
+    should_stop: Callable[[], bool] | None = None,
+    deadline: Deadline | None = None,
+) -> Landscape:
     """Every local minimum of a one-weight E, at infinity included, with E sampled when asked
     (see :func:`service.core.analysis.landscape.find_critical_points`)."""
-    deadline = budget.start() if deadline is None else deadline
+    deadline = budget.start(should_stop) if deadline is None else deadline
     problem = build_problem(
         spec.inputs, spec.targets, get_activation(spec.activation), bias=spec.bias
     )
@@ -51,11 +59,12 @@ def decide_separability(
     *,
     bias: bool,
     budget: Budget,
+    should_stop: Callable[[], bool] | None = None,
     deadline: Deadline | None = None,
 ) -> Separability:
     """Strict and weak separability of B = diag(y)·[A | 1], with witnesses or certificates
     (see :func:`service.core.analysis.separability.test_separability`)."""
-    deadline = budget.start() if deadline is None else deadline
+    deadline = budget.start(should_stop) if deadline is None else deadline
     # The activation plays no part in separability; any one builds B = diag(y)·A.
     problem = build_problem(inputs, targets, get_activation(ActivationName.TANH), bias=bias)
     budget.check_size(problem.n, problem.m)

@@ -47,7 +47,7 @@ from service.core.engine.recorder import recorded_times
 from service.core.engine.run import RunResult, StopRules
 from service.core.errors import InvalidProblem
 from service.core.model.activations import get_activation
-from service.core.model.models import Model, initial_point
+from service.core.model.models import Model, initial_point, inputs_as_perceptron
 from service.core.model.network import (
     DEFAULT_SEED,
     Layout,
@@ -129,8 +129,8 @@ def train(
 ) -> TrainingReport:
     """Run ``spec``'s descent or flow within ``budget`` and judge the weights' fate.
 
-    ``deadline`` (default: ``budget.start()``, now) bounds the whole computation: the run,
-    the separability facts, the verdicts and the log rule.
+    ``deadline`` (default: ``budget.start(should_stop)``, now) bounds the whole computation:
+    the run, the separability facts, the verdicts and the log rule.
 
     Raises
     ------
@@ -141,9 +141,10 @@ def train(
     TimeLimitExceeded
         The computation passed its deadline.
     Cancelled
-        ``should_stop()`` (asked between the kernel's chunks) returned True.
+        ``should_stop()`` (asked between the kernel's chunks, and at every check of the
+        deadline the caller did not give) returned True.
     """
-    deadline = budget.start() if deadline is None else deadline
+    deadline = budget.start(should_stop) if deadline is None else deadline
     model, perceptron = _models(spec, budget)
     _check_rules(model, perceptron, spec, budget)
     run = _run(model, spec, should_stop, deadline)
@@ -220,19 +221,21 @@ def check(spec: TrainingSpec, budget: Budget) -> None:
     initial_point(model, spec.initial_weights, spec.seed)
 
 
-def _models(spec: TrainingSpec, budget: Budget) -> tuple[Model, PerceptronProblem]:
-    """The model of the spec and the same inputs as a perceptron, within the budget."""
+def model_of(spec: TrainingSpec) -> Model:
+    """The model the spec trains: a net when it has hidden layers, else the perceptron."""
     activation = get_activation(spec.activation)
-    model: Model
     if spec.hidden:
-        model = build_network_problem(
+        return build_network_problem(
             spec.inputs, spec.targets, activation, hidden=spec.hidden, bias=spec.bias
         )
-        budget.check_size(model.n, model.m)
-        perceptron = build_problem(spec.inputs, spec.targets, activation, bias=spec.bias)
-    else:
-        model = perceptron = build_problem(spec.inputs, spec.targets, activation, bias=spec.bias)
-        budget.check_size(model.n, model.m)
+    return build_problem(spec.inputs, spec.targets, activation, bias=spec.bias)
+
+
+def _models(spec: TrainingSpec, budget: Budget) -> tuple[Model, PerceptronProblem]:
+    """The model of the spec and the same inputs as a perceptron, within the budget."""
+    model = model_of(spec)
+    budget.check_size(model.n, model.m)
+    perceptron = inputs_as_perceptron(model)
     budget.check_record(spec.record_points)
     return model, perceptron
 

@@ -8,20 +8,23 @@ worker processes (25-40 s on 2 busy cores, most of it their start), is marked sl
 
 from __future__ import annotations
 
-import asyncio
 import http.client
 import json
+import math
+import multiprocessing
 import os
 import socket
 import statistics
 import threading
 import time
 from collections.abc import Iterator
+from multiprocessing.queues import Queue
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
+import numpy as np
 import pytest
 
 from tests.conftest import serve
@@ -33,6 +36,7 @@ LONG = {
 }
 """92 bytes that ask for 4·10⁸ steps: about 25 s of one core."""
 SHORT = {"dataset": {"inputs": [[1.0]], "targets": [1]}, "steps": 10}
+SHORT_LANDSCAPE = {"dataset": {"inputs": [[1.0], [3.0]], "targets": [1, -1]}}
 
 
 def open_request(
@@ -74,26 +78,44 @@ def access_log(log: Path, after: int = 0) -> list[dict[str, Any]]:
     return lines[after:]
 
 
+def long_landscape() -> dict[str, Any]:
+    """300,000 one-weight examples with distinct |b_i| over six decades (4.7 MB of JSON): the
+    scan of E' for roots takes 15 s, checking the deadline (and the client) every ~15 ms."""
+    rng = np.random.default_rng(1)
+    magnitudes = np.exp(rng.uniform(math.log(1e-3), math.log(1e3), 300_000))
+    inputs = [[float(f"{v:.6g}")] for v in magnitudes]
+    targets = np.where(rng.random(magnitudes.size) < 0.5, 1, -1).tolist()
+    return {"dataset": {"inputs": inputs, "targets": targets}}
+
+
+@pytest.mark.parametrize(
+    ("path", "settle"),
+    [("/train", 0.3), ("/minima", 2.5)],
+    ids=["train", "minima"],
+)
 def test_abandoned_runs_free_their_slots_at_once_and_are_logged_499(
-    keyed_server: tuple[str, Path],
+    keyed_server: tuple[str, Path], path: str, settle: float
 ) -> None:
-    """Two 92-byte requests of 4·10⁸ steps take both slots and are abandoned (the client
-    closes the socket) after 0.5 s; a third, queued behind them, gets a slot within 1 s of
-    the disconnects, and the access log says 499 for both."""
+    """Two long requests take both slots and are abandoned (the client closes the socket)
+    once computing — 92-byte /train of 4·10⁸ steps after 0.5 s, /minima of 300,000 examples
+    after 2.7 s (their bodies parsed) —; a third, queued behind them, gets a slot within 1 s
+    of the disconnects, and the access log says 499 for both."""
     url, log = keyed_server
+    long, short = (LONG, SHORT) if path == "/train" else (long_landscape(), SHORT_LANDSCAPE)
+    content = json.dumps(long).encode()
     before = len(access_log(log))
     key = {"authorization": f"Bearer {KEY}"}
-    abandoned = [open_request(url, "/train", json.dumps(LONG).encode(), key) for _ in range(2)]
+    abandoned = [open_request(url, path, content, key) for _ in range(2)]
     third: list[tuple[int, float]] = []
 
     def queue_a_third() -> None:
-        r = httpx.post(f"{url}/train", json=SHORT, headers=key, timeout=30)
+        r = httpx.post(f"{url}{path}", json=short, headers=key, timeout=30)
         third.append((r.status_code, time.monotonic()))
 
     waiter = threading.Thread(target=queue_a_third)
-    time.sleep(0.3)  # both runs have their slots
+    time.sleep(settle)  # both have their slots and compute
     waiter.start()
-    time.sleep(0.2)  # the third waits in the queue: 0.5 s after the first two
+    time.sleep(0.2)  # the third waits in the queue
     for sock in abandoned:
         sock.close()
     closed = time.monotonic()
@@ -102,25 +124,30 @@ def test_abandoned_runs_free_their_slots_at_once_and_are_logged_499(
     assert third, "the third request got no answer"
     status, answered = third[0]
     assert status == 200
-    print(f"third request answered {answered - closed:.3f} s after the disconnects")
+    print(f"{path}: third request answered {answered - closed:.3f} s after the disconnects")
     assert 0 < answered - closed < 1.0
-    trains = [(x["status"], x["duration_ms"]) for x in access_log(log, before)]
-    assert sorted(s for s, _ in trains) == [200, 499, 499], trains
-    print(f"/train in the access log (status, ms): {trains}")
+    logged = [(x["status"], x["duration_ms"]) for x in access_log(log, before)]
+    assert sorted(s for s, _ in logged) == [200, 499, 499], logged
+    # the abandoned ones ran until their client went, not to their end (15 s, 25 s)
+    assert all(ms < 1000 * (settle + 1.5) for s, ms in logged if s == 499), logged
+    print(f"{path} in the access log (status, ms): {logged}")
 
 
 def test_unauthenticated_large_bodies_get_401_at_once_and_health_stays_fast(
     keyed_server: tuple[str, Path],
 ) -> None:
-    """30 concurrent 8 MB bodies without a key, on loopback.
+    """30 concurrent 8 MB bodies without a key, on loopback: every 401 within 100 ms, as the
+    client sees it (from its head sent to the answer's first line, read while the body is
+    still being sent), and within 100 ms of the request reaching the application (the access
+    log's duration; before admission came first, the body was read and parsed first: 6.6 s);
+    /healthz polled by another process meanwhile, p99 under 100 ms.
 
-    The service's own part is judged strictly: each 401 is sent within 100 ms of its request
-    reaching the application (the access log's duration; before admission came first, the
-    body was read and parsed first: 6.6 s). What the client sees also includes moving 240 MB
-    through a machine whose 2 cores are shared: against a do-nothing asyncio server that
-    answers as soon as a head is complete, the same flood measured 120-220 ms to the last 401
-    and a /healthz p99 of 11-220 ms (load average 4), and this service 110-170 ms and
-    28-130 ms. Those end-to-end figures are printed, and bounded at 1 s and 0.5 s.
+    The measuring clients must not be what is measured: each flood connection sends its body
+    from a thread of its own (``sendall`` lets go of the GIL) while another waits for the
+    answer, and the /healthz poller is a process of its own. (One asyncio loop doing all of
+    it saw the 401s 41-152 ms and a /healthz p99 of 35-145 ms late, every 401 at the same
+    instant: the loop busy copying 240 MB, while the server had answered each in < 5 ms.)
+    Measured here: 401s seen after 23-45 ms at most, /healthz p99 22-33 ms.
     """
     count, size = 30, 8_000_000
     body = b'{"dataset": {"inputs": [' + b"[0.5, -0.25], " * ((size - 40) // 14)
@@ -129,14 +156,22 @@ def test_unauthenticated_large_bodies_get_401_at_once_and_health_stays_fast(
     before = len(access_log(log))
     parts = urlsplit(url)
     address = (str(parts.hostname), int(parts.port or 80))
-    answers, health, elapsed = asyncio.run(flood(address, body, count))
+    context = multiprocessing.get_context("spawn")
+    polling, latencies = context.Event(), context.Queue()
+    poller = context.Process(target=poll_health, args=(address, polling, latencies))
+    poller.start()
+    try:
+        answers, elapsed = flood(address, body, count, started=polling)
+    finally:
+        polling.clear()
+        health = sorted(latencies.get(timeout=30))
+        poller.join(timeout=10)
     time.sleep(0.3)  # the access log is written after the answer
     statuses = [status for status, _ in answers]
     waits = sorted(seconds for _, seconds in answers)
     logged = [x for x in access_log(log, before) if x["path"] == "/train"]
     assert {x["status"] for x in logged} == {401}
     admitted = sorted(x["duration_ms"] for x in logged)
-    health.sort()
     p99 = health[min(len(health) - 1, int(0.99 * len(health)))]
     print(
         f"{count} × {size / 1e6:.0f} MB without a key, sent in {elapsed:.2f} s: 401 sent "
@@ -147,68 +182,83 @@ def test_unauthenticated_large_bodies_get_401_at_once_and_health_stays_fast(
     )
     assert statuses == [b"401"] * count
     assert len(admitted) == count and admitted[-1] < 100
-    assert waits[-1] < 1.0
-    assert p99 < 0.5
+    assert waits[-1] < 0.1
+    assert len(health) >= 5 and p99 < 0.1
 
 
-async def flood(
-    address: tuple[str, int], body: bytes, count: int
-) -> tuple[list[tuple[bytes, float]], list[float], float]:
-    """Send ``count`` POST /train of ``body`` at once, without a key, each timed from its
-    head to the first line of its answer (read while the body is still being sent), and
-    poll /healthz meanwhile; return (status and seconds per request, health latencies, the
-    seconds the bodies took). One thread and one event loop, so that the client's own
-    threads do not compete for its GIL and inflate the times."""
+def flood(
+    address: tuple[str, int], body: bytes, count: int, *, started: EventLike
+) -> tuple[list[tuple[bytes, float]], float]:
+    """Send ``count`` POST /train of ``body`` at once, without a key, once ``started`` is set
+    (the /healthz poller is polling); return each request's status and seconds from its
+    head to the first line of its answer, and the seconds the whole flood took."""
     head = (
         "POST /train HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\n"
         f"content-length: {len(body)}\r\n\r\n"
     ).encode()
-    done = asyncio.Event()
-    health: list[float] = []
+    answers: list[tuple[bytes, float]] = [(b"none", math.inf)] * count
+    go = threading.Event()
 
-    async def unauthenticated() -> tuple[bytes, float]:
-        reader, writer = await asyncio.open_connection(*address)
-        started = time.perf_counter()
-        writer.write(head)
-        sending = asyncio.create_task(send_body(writer))
-        line = await reader.readline()
-        answered = time.perf_counter() - started
-        await sending
-        writer.close()
-        return (line.split(b" ")[1] if line else b"none"), answered
+    def unauthenticated(i: int) -> None:
+        with socket.create_connection(address) as sock:
+            go.wait()
+            began = time.perf_counter()
+            sock.sendall(head)
+            sender = threading.Thread(target=send_body, args=(sock,))
+            sender.start()
+            line = sock.makefile("rb").readline()
+            answers[i] = (line.split(b" ")[1] if line else b"none"), time.perf_counter() - began
+            sender.join()
 
-    async def send_body(writer: asyncio.StreamWriter) -> None:
+    def send_body(sock: socket.socket) -> None:
         try:  # the server may close the connection once it has answered
-            for i in range(0, len(body), 1 << 18):
-                writer.write(body[i : i + (1 << 18)])
-                await writer.drain()
+            sock.sendall(body)
         except OSError:
             pass
 
-    async def poll_health() -> None:
-        reader, writer = await asyncio.open_connection(*address)
-        while not done.is_set():
-            started = time.perf_counter()
-            writer.write(b"GET /healthz HTTP/1.1\r\nhost: test\r\n\r\n")
-            status = await reader.readline()
+    threads = [threading.Thread(target=unauthenticated, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    if not started.wait(timeout=60):
+        raise RuntimeError("the /healthz poller did not start")
+    time.sleep(0.1)  # a few polls before the flood
+    began = time.perf_counter()
+    go.set()
+    for thread in threads:
+        thread.join(timeout=60)
+    return answers, time.perf_counter() - began
+
+
+class EventLike(Protocol):
+    def wait(self, timeout: float | None = None) -> bool: ...
+    def is_set(self) -> bool: ...
+    def set(self) -> None: ...
+    def clear(self) -> None: ...
+
+
+def poll_health(
+    address: tuple[str, int], polling: EventLike, latencies: Queue[list[float]]
+) -> None:
+    """Poll /healthz on one keep-alive connection every 5 ms from ``polling`` set (here) to
+    cleared (by the test); put the latencies in ``latencies``. Runs in a process of its own."""
+    seconds: list[float] = []
+    with socket.create_connection(address) as sock:
+        answers = sock.makefile("rb")
+        polling.set()
+        while polling.is_set():
+            began = time.perf_counter()
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nhost: test\r\n\r\n")
+            status = answers.readline()
             length = 0
-            while (line := await reader.readline()) != b"\r\n":
+            while (line := answers.readline()) != b"\r\n":
                 if line.lower().startswith(b"content-length:"):
                     length = int(line.split(b":")[1])
-            await reader.readexactly(length)
-            health.append(time.perf_counter() - started)
-            assert status.split(b" ")[1] == b"200"
-            await asyncio.sleep(0.005)
-        writer.close()
-
-    poller = asyncio.create_task(poll_health())
-    await asyncio.sleep(0.1)
-    began = time.perf_counter()
-    answers = await asyncio.gather(*(unauthenticated() for _ in range(count)))
-    elapsed = time.perf_counter() - began
-    done.set()
-    await poller
-    return list(answers), health, elapsed
+            answers.read(length)
+            seconds.append(time.perf_counter() - began)
+            if status.split(b" ")[1] != b"200":
+                seconds.append(math.inf)  # a failed poll counts as never answered
+            time.sleep(0.005)
+    latencies.put(seconds)
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -23,9 +24,10 @@ from service.core.deadline import NO_DEADLINE, Deadline
 from service.core.engine.descent import run_descent
 from service.core.engine.flow import run_flow
 from service.core.engine.run import StopRules
-from service.core.errors import TimeLimitExceeded
+from service.core.errors import Cancelled, TimeLimitExceeded
 from service.core.model.activations import get_activation
 from service.core.model.problem import build_problem
+from service.core.queries import MinimaSpec, decide_separability, find_minima
 from service.core.training import TrainingSpec, train
 from service.vocabulary import Method
 
@@ -129,6 +131,62 @@ def test_trains_analysis_is_within_the_same_deadline(not_separable: np.ndarray) 
     started = time.monotonic()
     with pytest.raises(TimeLimitExceeded, match="while testing the data's separability"):
         train(spec, Budget(compute_seconds=0.5))
+    assert time.monotonic() - started < 3.0
+
+
+def after(seconds: float) -> Callable[[], bool]:
+    """A ``should_stop`` that turns True ``seconds`` from now (a client that goes then)."""
+    gone = time.monotonic() + seconds
+    return lambda: time.monotonic() > gone
+
+
+def test_a_deadline_asks_should_stop_first_and_cancels() -> None:
+    asked: list[bool] = []
+
+    def gone() -> bool:
+        asked.append(True)
+        return len(asked) > 1
+
+    for deadline in (Deadline.after(60.0, gone), Deadline.after(None, gone)):
+        asked.clear()
+        deadline.check("after one solve")  # asked once: still there
+        with pytest.raises(Cancelled, match="cancelled after the second solve"):
+            deadline.check(lambda: "after the second solve")
+        assert asked == [True, True]
+    assert Budget(compute_seconds=None).start(gone).should_stop is gone
+
+
+def test_an_abandoned_separability_test_stops_between_its_solves(
+    not_separable: np.ndarray,
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(Cancelled, match="cancelled while testing the data's separability"):
+        decide_separability(
+            not_separable.tolist(), [1] * len(not_separable), bias=False,
+            budget=Budget(compute_seconds=None), should_stop=after(0.3),
+        )  # fmt: skip
+    # 5.7 s to its end; measured 0.9 s: the client gone, then one solve
+    assert time.monotonic() - started < 3.0
+
+
+def test_an_abandoned_landscape_stops_between_its_chunks() -> None:
+    rng = np.random.default_rng(0)
+    magnitudes = np.exp(rng.uniform(math.log(1e-3), math.log(1e3), 200_000))
+    targets = np.where(rng.random(magnitudes.size) < 0.5, 1, -1).tolist()
+    spec = MinimaSpec(inputs=magnitudes[:, None].tolist(), targets=targets)
+    started = time.monotonic()
+    with pytest.raises(Cancelled, match="cancelled while finding the critical points of E"):
+        find_minima(spec, Budget(compute_seconds=None), should_stop=after(0.3))
+    assert time.monotonic() - started < 1.5
+
+
+def test_an_abandoned_trains_analysis_stops_with_it(not_separable: np.ndarray) -> None:
+    spec = TrainingSpec(
+        inputs=not_separable.tolist(), targets=[1.0] * len(not_separable), stop=StopRules(steps=1)
+    )
+    started = time.monotonic()
+    with pytest.raises(Cancelled, match="while testing the data's separability"):
+        train(spec, Budget(compute_seconds=None), should_stop=after(0.3))
     assert time.monotonic() - started < 3.0
 
 
