@@ -32,12 +32,15 @@ from service.schemas.minima import MinimaResponse
 from service.schemas.separability import SeparabilityResponse
 from service.schemas.studies import (
     MAX_PAGE,
+    STUDY_REQUEST,
+    CensusRequest,
     Progress,
     Study,
     StudyList,
     StudyRequest,
     StudyRow,
     StudyRows,
+    SweepRequest,
 )
 from service.vocabulary import StudyStatus
 
@@ -135,10 +138,12 @@ def study_request(
     """The POST /studies body: ``given`` as is (a model), validated (a mapping, e.g. a parsed
     JSON file, updated by ``fields``), or built from keyword arguments; what does not fit
     raises :class:`~clients.errors.LocalValidationError`, nothing sent."""
-    if isinstance(given, StudyRequest):
-        return build_request(StudyRequest.model_validate, given, fields)
+    if isinstance(given, SweepRequest | CensusRequest):
+        if fields:
+            raise TypeError("pass either a request model or keyword arguments, not both")
+        return given
     try:
-        return StudyRequest.model_validate({**(given or {}), **fields})
+        return STUDY_REQUEST.validate_python({**(given or {}), **fields})
     except ValidationError as exc:
         raise local_validation_error(exc) from exc
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import httpx
 
     from clients import Client
-    from service.schemas.studies import Study
+    from service.schemas.studies import CensusSummary, Study
 
 
 SERVER_EXTRA = "pip install '.[server]' (from a clone of learndyn; it is not on PyPI)"
@@ -430,10 +430,40 @@ def _follow(client: Client, study: Study) -> Study:
 
 
 def _verdict_counts(study: Study) -> str:
-    counts = [f"{v.value} {n}" for v, n in study.summary.verdicts.items() if n]
-    if study.summary.failed:
-        counts.append(f"failed {study.summary.failed}")
+    from service.schemas.studies import CensusSummary
+
+    summary = study.summary
+    if isinstance(summary, CensusSummary):
+        return f"minima {summary.distinct} · unresolved {summary.unresolved}"
+    counts = [f"{v.value} {n}" for v, n in summary.verdicts.items() if n]
+    if summary.failed:
+        counts.append(f"failed {summary.failed}")
     return " · ".join(counts)
+
+
+def _print_census(console: Any, summary: CensusSummary) -> None:
+    """A census: its minima (lowest first), then how complete it is."""
+    from rich.table import Table
+
+    table = Table("error", "location", "hits", "basin", "copies", "point", title="minima")
+    for m in summary.minima:
+        if m.weights is not None:
+            where = "x = " + ", ".join(f"{w:.6g}" for w in m.weights)
+        else:
+            where = "d = " + ", ".join(f"{w:.3g}" for w in m.direction or [])
+        table.add_row(
+            f"{m.error:.6g}", m.location.value, str(m.hits), f"{m.basin_fraction:.3f}",
+            str(m.symmetric_copies), where,
+        )  # fmt: skip
+    console.print(table)
+    lo, hi = summary.estimated_interval
+    console.print(
+        f"{summary.distinct} distinct ({summary.singletons} hit once, {summary.doubletons} "
+        f"twice) of {summary.identified} identified runs, {summary.unresolved} unresolved; "
+        f"estimated total {summary.estimated_total:.3g} (95% {lo:.3g}–{hi:.3g}), coverage "
+        f"{summary.coverage:.3f}",
+        soft_wrap=True,
+    )
 
 
 def _print_summary(study: Study) -> None:
@@ -442,6 +472,7 @@ def _print_summary(study: Study) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from service.schemas.studies import CensusSummary
     from service.vocabulary import Verdict
 
     console = Console(markup=False)  # names, details and values are text: "[b]" stays "[b]"
@@ -455,6 +486,9 @@ def _print_summary(study: Study) -> None:
     )
     if study.detail:
         console.print(study.detail, soft_wrap=True)
+    if isinstance(summary, CensusSummary):
+        _print_census(console, summary)
+        return
     verdicts = [v for v in Verdict if summary.verdicts.get(v)]
     table = Table("verdict", "points", title="verdicts")
     for verdict in verdicts:

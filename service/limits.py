@@ -69,6 +69,8 @@ peak grows about twice that (the recorder's buffers and their copy: 322 MB measu
 9.6·10⁶, 8 hidden layers of 256 at 21 recorded times)."""
 
 # --- studies (the defaults of LEARNDYN_MAX_STUDY_POINTS, _MAX_STUDY_WORK, _MAX_RUNNING_STUDIES)
+MAX_CENSUS_STARTS = 10_000
+"""Starts of one census (its summary clusters every endpoint, on each look)."""
 DEFAULT_MAX_STUDY_POINTS = 100_000
 """Points (runs) in one study."""
 DEFAULT_MAX_STUDY_WORK = 10**12

@@ -141,9 +141,21 @@ class ImageFormat(StrEnum):
 
 
 class StudyKind(StrEnum):
-    """What a study runs: ``sweep``, /train at every point of a grid of its fields."""
+    """What a study runs: ``sweep``, /train at every point of a grid of its fields;
+    ``census``, /train from K starts spread over a box, each run's endpoint identified and
+    the distinct minima counted."""
 
     SWEEP = "sweep"
+    CENSUS = "census"
+
+
+class EndpointLocation(StrEnum):
+    """Where a census run ended: at a ``finite`` point, at ``infinity`` (the weights
+    diverge), or ``unresolved`` (its verdict says neither)."""
+
+    FINITE = "finite"
+    INFINITY = "infinity"
+    UNRESOLVED = "unresolved"
 
 
 class StudyStatus(StrEnum):

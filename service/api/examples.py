@@ -209,4 +209,35 @@ STUDY_EXAMPLES: dict[str, Example] = {
             "grid": {"activation": ["tanh", "logistic", "arctan", "erf"]},
         },
     },
+    "census": {
+        "summary": "A census of the minima of the Figure 2 case",
+        "description": "64 starts spread (scrambled Sobol) over [−3, 3], each run 10⁵ steps to "
+        "its verdict: the finite global minimum at x ≈ −0.18 (E ≈ 1.645) and the minimum at "
+        "+∞ (E → 4), with their basins, and Chao1's estimate of the minima never reached.",
+        "value": {
+            "kind": "census",
+            "name": "Figure 2: minima",
+            "dataset": {"inputs": [[1.0], [3.0]], "targets": [1, -1]},
+            "starts": 64,
+            "init": 3.0,
+            "steps": 100000,
+        },
+    },
+    "census_xor": {
+        "summary": "A census of XOR on a 2-2-1 tanh net",
+        "description": "32 starts in [−1, 1]⁹: the zero-error minimum at infinity (its 8 "
+        "symmetric copies counted once) and the minima at E = 2 that fit two of the points.",
+        "value": {
+            "kind": "census",
+            "dataset": {
+                "inputs": [[-1, -1], [-1, 1], [1, -1], [1, 1]],
+                "targets": [-1, 1, 1, -1],
+                "bias": True,
+            },
+            "network": {"hidden": [2]},
+            "starts": 32,
+            "init": 1.0,
+            "steps": 100000,
+        },
+    },
 }

@@ -3,7 +3,9 @@ GET /figures/studies/{study_id}: images.
 
 Each route makes the core call /train or /minima makes, maps the result to the same answer
 (:mod:`service.api.mapping`) and hands it to :mod:`service.figures`; the study's figure reads
-the study from the app's studies (as the /studies routes do) and hands plain data over.
+the study from the app's studies (as the /studies routes do) and hands plain data over: a
+sweep's phase diagram (:mod:`service.figures.studies`), or a census's minima and the starts
+of their basins (:mod:`service.figures.census`).
 Routes are plain ``def``: the computation and the rendering run in the worker thread pool,
 never on the event loop.
 """
@@ -24,6 +26,7 @@ from service.api.examples import FIGURE_MINIMA_EXAMPLES, FIGURE_TRAIN_EXAMPLES
 from service.api.mapping import minima_response, train_response
 from service.api.problems import PROBLEM_RESPONSES, problem_responses
 from service.core.budget import Budget
+from service.core.census import DEFAULT_HALF_WIDTH
 from service.core.errors import LimitExceeded
 from service.core.queries import find_minima
 from service.core.training import train
@@ -34,6 +37,7 @@ from service.figures import (
     render_study,
     render_train,
 )
+from service.figures.census import CensusSnapshot, render_census, starts_array
 from service.figures.paper import paper_figure
 from service.schemas.figures import (
     MEDIA_TYPES,
@@ -44,8 +48,8 @@ from service.schemas.figures import (
 from service.schemas.minima import CurveRequest, MinimaRequest
 from service.schemas.train import TRAIN_REQUEST
 from service.specs import minima_spec, training_spec
-from service.studies.jobs import Studies
-from service.vocabulary import ImageFormat
+from service.studies.jobs import Studies, StudyView
+from service.vocabulary import ImageFormat, StudyKind
 
 router = APIRouter(prefix="/figures", tags=["figures"], route_class=ComputeRoute)
 
@@ -144,18 +148,25 @@ def figure_study(
     request: Request,
     query: Annotated[PaperFigureQuery, Query()],
 ) -> Response:
-    """Draw a study's phase diagram: the verdict as a colour over its grid's two largest axes."""
-    snapshot = _study_snapshot(request, study_id)
-    return _image(lambda: render_study(snapshot, query.format), query.format)
-
-
-def _study_snapshot(request: Request, study_id: str) -> StudySnapshot:
-    """The study as plain data: its record's spec and axes, and its finished points."""
-    opener: Callable[[], Studies] = request.app.state.studies  # as the /studies routes
-    studies = opener()
+    """Draw a study: a sweep's phase diagram, or a census's minima with their basins."""
+    studies = _studies(request)
     view = studies.get(study_id)
     if view is None:
         raise HTTPException(404, f"no study {study_id}")
+    if view.record.kind == StudyKind.CENSUS:
+        census = _census_snapshot(view)
+        return _image(lambda: render_census(census, query.format), query.format)
+    sweep = _study_snapshot(studies, view)
+    return _image(lambda: render_study(sweep, query.format), query.format)
+
+
+def _studies(request: Request) -> Studies:
+    opener: Callable[[], Studies] = request.app.state.studies  # as the /studies routes
+    return opener()
+
+
+def _study_snapshot(studies: Studies, view: StudyView) -> StudySnapshot:
+    """A sweep as plain data: its record's spec and axes, and its finished points."""
     record = view.record
     grid: dict[str, Any] = record.spec.get("grid", {})
     return StudySnapshot(
@@ -166,5 +177,22 @@ def _study_snapshot(request: Request, study_id: str) -> StudySnapshot:
         axes=record.axes,
         log_axes=frozenset(a for a, v in grid.items() if isinstance(v, dict) and "log_range" in v),
         outcomes=studies.outcomes(record.id),
+        total=record.total,
+    )
+
+
+def _census_snapshot(view: StudyView) -> CensusSnapshot:
+    """A census as plain data: its runs' shared request, its starts and its minima."""
+    record = view.record
+    assert view.census is not None, "a census study's view carries its census"
+    half_width = record.spec.get("init")
+    return CensusSnapshot(
+        study_id=record.id,
+        name=record.name,
+        status=record.status,
+        base=TRAIN_REQUEST.validate_python(record.spec["base"]),
+        census=view.census,
+        starts=starts_array(record.axes["initial_weights"]),
+        half_width=DEFAULT_HALF_WIDTH if half_width is None else float(half_width),
         total=record.total,
     )

@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from service.core.analysis.census import Census, Minimum
 from service.core.analysis.divergence import DivergenceReport
 from service.core.analysis.landscape import InfinityEnd, Landscape
 from service.core.analysis.log_rule import LogRulePrediction
@@ -35,7 +36,14 @@ from service.schemas.minima import (
     SubspaceOut,
 )
 from service.schemas.separability import Certificate, MaxMargin, SeparabilityResponse, Theory
-from service.schemas.studies import Progress, Study, StudyRow, SweepSummary
+from service.schemas.studies import (
+    CensusMinimum,
+    CensusSummary,
+    Progress,
+    Study,
+    StudyRow,
+    SweepSummary,
+)
 from service.schemas.train import (
     Divergence,
     Extrapolation,
@@ -48,7 +56,14 @@ from service.schemas.train import (
 )
 from service.studies.jobs import StudyView
 from service.studies.store import Row
-from service.vocabulary import RecordWeights, StopReason, StudyKind, StudyStatus, Verdict
+from service.vocabulary import (
+    EndpointLocation,
+    RecordWeights,
+    StopReason,
+    StudyKind,
+    StudyStatus,
+    Verdict,
+)
 
 # --------------------------------------------------------------------------- /train
 
@@ -281,17 +296,65 @@ def study_response(view: StudyView) -> Study:
         started=r.started,
         finished=r.finished,
         axes=r.axes,
-        summary=SweepSummary(
-            verdicts={Verdict(v): n for v, n in view.verdicts.items() if v in _VERDICTS},
-            failed=view.verdicts.get("failed", 0),
-            per_axis={
-                axis: {value: {Verdict(v): n for v, n in counts.items() if v in _VERDICTS}
-                       for value, counts in values.items()}
-                for axis, values in view.per_axis.items()
-            },
-        ),
+        summary=_summary(view),
         detail=r.detail,
     )  # fmt: skip
+
+
+def _summary(view: StudyView) -> SweepSummary | CensusSummary:
+    if view.census is not None:
+        return census_summary(view.census)
+    return SweepSummary(
+        verdicts={Verdict(v): n for v, n in view.verdicts.items() if v in _VERDICTS},
+        failed=view.verdicts.get("failed", 0),
+        per_axis={
+            axis: {value: {Verdict(v): n for v, n in counts.items() if v in _VERDICTS}
+                   for value, counts in values.items()}
+            for axis, values in view.per_axis.items()
+        },
+    )  # fmt: skip
+
+
+def census_summary(census: Census) -> CensusSummary:
+    """The schema of a census's summary."""
+    return CensusSummary(
+        minima=[_census_minimum(m) for m in census.minima],
+        global_error=census.minima[0].error if census.minima else None,
+        starts=census.starts,
+        identified=census.identified,
+        unresolved=census.unresolved,
+        unresolved_reasons=census.unresolved_reasons,
+        saddles=[_census_minimum(m) for m in census.saddles],
+        distinct=census.distinct,
+        singletons=census.singletons,
+        doubletons=census.doubletons,
+        estimated_total=census.estimated_total,
+        estimated_interval=census.estimated_interval,
+        coverage=census.coverage,
+        symmetries_merged=census.symmetries_merged,
+    )
+
+
+def _census_minimum(m: Minimum) -> CensusMinimum:
+    return CensusMinimum(
+        location=m.location,
+        error=m.error,
+        hits=m.hits,
+        basin_fraction=m.basin_fraction,
+        weights=_floats(m.weights),
+        gradient_norm=m.gradient_norm,
+        hessian_eigenvalues=_floats(m.hessian_eigenvalues),
+        degenerate=m.degenerate,
+        direction=_floats(m.direction),
+        finite_part=_floats(m.finite_part),
+        diverging=m.diverging,
+        outputs=_floats(m.outputs),
+        symmetric_copies=m.symmetric_copies,
+    )
+
+
+def _floats(values: Array | None) -> list[float] | None:
+    return None if values is None else [float(v) for v in values]
 
 
 def row_response(row: Row) -> StudyRow:
@@ -309,4 +372,5 @@ def row_response(row: Row) -> StudyRow:
         weights=row.weights,
         seconds=row.seconds,
         failure=row.failure,
+        location=None if row.endpoint is None else EndpointLocation(row.endpoint["location"]),
     )

@@ -117,10 +117,13 @@ def study_results(
 
 
 def to_csv(page: StudyRows) -> str:
-    """The rows as CSV: index, each axis, then the row's figures (weights as JSON)."""
+    """The rows as CSV: index, each axis, then the row's figures (weights as JSON; a
+    census's rows end with their location)."""
     axes = list(page.rows[0].params) if page.rows else []
     figures = ["verdict", "error", "accuracy", "stopped_by", "steps", "log_rate_norm",
                "apparent_convergence", "seconds", "weights", "failure"]  # fmt: skip
+    if any(row.location is not None for row in page.rows):
+        figures.append("location")
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["index", *axes, *figures])

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from service.schemas.common import FieldError
+from service.schemas.studies import KIND_ERROR
 from service.schemas.train import METHOD_ERROR, METHOD_TAG, method_fields, without_method_tag
 
 METHOD_FIELDS = method_fields()
@@ -28,5 +29,7 @@ def field_error(loc: Sequence[Any], message: str, type_: str) -> FieldError:
     parts = [p if isinstance(p, int) else str(p) for p in without_method_tag(loc)]
     if type_ == METHOD_ERROR:
         parts.append("method")
+    if type_ == KIND_ERROR:
+        parts.append("kind")
     dotted = ".".join(str(p) for p in (parts[1:] if parts[:1] == ["body"] else parts))
     return FieldError(loc=parts, field=dotted, message=message, type=type_)

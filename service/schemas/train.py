@@ -232,9 +232,15 @@ def method_fields() -> dict[str, list[str]]:
     return out
 
 
+KIND_TAG = "kind="
+"""Prefix of a variant's tag in a study request (``kind=census``; see
+:data:`service.schemas.studies.StudyRequest`)."""
+
+
 def without_method_tag(loc: Sequence[str | int]) -> list[str | int]:
-    """An error location without the union's variant tags (see :data:`METHOD_TAG`)."""
-    return [p for p in loc if not (isinstance(p, str) and p.startswith(METHOD_TAG))]
+    """An error location without the unions' variant tags (see :data:`METHOD_TAG` and
+    :data:`KIND_TAG`)."""
+    return [p for p in loc if not (isinstance(p, str) and p.startswith((METHOD_TAG, KIND_TAG)))]
 
 
 class History(BaseModel):

@@ -11,31 +11,37 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from service.core.analysis.census import Census
 from service.core.budget import Budget
 from service.core.errors import InvalidProblem, LimitExceeded
 from service.core.training import check, work
 from service.limits import MAX_GRID_AXIS_VALUES
-from service.schemas.studies import SweepRequest
+from service.schemas.studies import CensusRequest, SweepRequest
 from service.settings import Settings
 from service.specs import training_spec
+from service.studies.census import census_of
+from service.studies.census import plan as census_plan
 from service.studies.grid import expand, point, point_count
 from service.studies.runner import StudyRunner
 from service.studies.store import Row, Store, StudyRecord, database_url, now
-from service.vocabulary import StudyStatus
+from service.vocabulary import StudyKind, StudyStatus
 
 
 @dataclass(frozen=True, slots=True)
 class StudyView:
-    """A study with its summary: points per verdict, overall and per axis value."""
+    """A study with its summary: points per verdict, overall and per axis value; a census's
+    minima (``census``, None for a sweep)."""
 
     record: StudyRecord
     verdicts: dict[str, int]
     per_axis: dict[str, dict[str, dict[str, int]]]
+    census: Census | None = None
 
 
 class Studies:
@@ -46,22 +52,45 @@ class Studies:
         self.budget = budget
         self.store = Store(database_url(settings.data_dir, settings.database_url))
         self.runner = StudyRunner(self.store, settings, budget)
+        self._censuses: dict[tuple[str, int], Census] = {}
+        self._lock = threading.Lock()
         self.runner.resume()
 
     def close(self) -> None:
         self.runner.close()
         self.store.close()
 
-    def submit(self, request: SweepRequest) -> StudyView:
-        """Check, store (queued) and start a sweep."""
-        axes = expand(
-            request, max_points=self.settings.max_study_points, axis_limit=MAX_GRID_AXIS_VALUES
-        )
-        base = request.base.model_dump(mode="json", exclude_unset=True)
-        total_work = self._check_points(base, axes)
+    def submit(self, request: SweepRequest | CensusRequest) -> StudyView:
+        """Check, store (queued) and start a sweep or a census."""
+        spec = request.model_dump(mode="json", exclude_unset=True)
+        if isinstance(request, CensusRequest):
+            if request.starts > self.settings.max_study_points:
+                raise LimitExceeded(
+                    "starts",
+                    f"{request.starts} starts exceed the limit of "
+                    f"{self.settings.max_study_points} (LEARNDYN_MAX_STUDY_POINTS)",
+                )
+            base, axes = census_plan(request)
+            spec["base"] = base
+        else:
+            axes = expand(
+                request,
+                max_points=self.settings.max_study_points,
+                axis_limit=MAX_GRID_AXIS_VALUES,
+            )
+            base = request.base.model_dump(mode="json", exclude_unset=True)
+        census = isinstance(request, CensusRequest)
+        try:
+            total_work = self._check_points(base, axes)
+        except InvalidProblem as error:  # a census names its fields at the top level
+            if not census:
+                raise
+            field = error.field.removeprefix("base.")
+            named = "starts" if field.startswith("grid") else field
+            raise type(error)(named, error.message) from None
         if total_work > self.settings.max_study_work:
             raise LimitExceeded(
-                "grid",
+                "starts" if census else "grid",
                 f"the study's work Σ steps·n·m = {total_work:.3g} exceeds the limit of "
                 f"{self.settings.max_study_work:.3g} (LEARNDYN_MAX_STUDY_WORK); ask for fewer "
                 "points or steps",
@@ -70,7 +99,7 @@ class Studies:
             id=uuid.uuid4().hex,
             kind=request.kind.value,
             name=request.name,
-            spec=request.model_dump(mode="json", exclude_unset=True),
+            spec=spec,
             axes=axes,
             status=StudyStatus.QUEUED.value,
             total=point_count(axes),
@@ -137,6 +166,8 @@ class Studies:
         return self.get(study_id)
 
     def _view(self, record: StudyRecord) -> StudyView:
+        if record.kind == StudyKind.CENSUS:
+            return StudyView(record=record, verdicts={}, per_axis={}, census=self.census(record))
         verdicts: Counter[str] = Counter()
         per_axis: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
         for params, verdict in self.outcomes(record.id):
@@ -149,6 +180,24 @@ class Studies:
             verdicts=dict(verdicts),
             per_axis={a: {v: dict(c) for v, c in values.items()} for a, values in per_axis.items()},
         )
+
+    def census(self, record: StudyRecord) -> Census:
+        """The census of the rows finished so far, computed once per count of rows."""
+        key = (record.id, record.done)
+        with self._lock:
+            found = self._censuses.get(key)
+        if found is None:
+            found = census_of(record.spec["base"], record.total, self.store.endpoints(record.id))
+            with self._lock:
+                if len(self._censuses) >= CENSUS_CACHE:
+                    self._censuses.pop(next(iter(self._censuses)))
+                self._censuses[key] = found
+        return found
+
+
+CENSUS_CACHE = 32
+"""How many census summaries (study, rows done) are kept: a summary polishes and
+differentiates every minimum, so a study's is computed once per new rows, not per look."""
 
 
 def _index_of(axes: dict[str, list[Any]], params: dict[str, Any]) -> int:

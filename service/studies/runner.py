@@ -36,7 +36,7 @@ from service.specs import training_spec
 from service.studies.grid import point
 from service.studies.store import Store
 from service.studies.worker import BATCH_SECONDS, estimated_seconds, run_batch, warm_worker
-from service.vocabulary import StudyStatus
+from service.vocabulary import StudyKind, StudyStatus
 
 logger = logging.getLogger("learndyn.studies")
 
@@ -185,6 +185,7 @@ class StudyRunner:
         if record is None:
             return None
         base, axes = record.spec["base"], record.axes
+        identify = record.kind == StudyKind.CENSUS
         done = self.store.done_indices(study_id)
         todo = [k for k in range(record.total) if k not in done]
         if todo:
@@ -199,7 +200,7 @@ class StudyRunner:
             )
             event = cancel_event_name(study_id)
             futures = [
-                client.submit(run_batch, base, axes, batch, budget, event, pure=False)
+                client.submit(run_batch, base, axes, batch, budget, event, identify, pure=False)
                 for batch in self._batches(base, axes, todo)
             ]
             for future in as_completed(futures):

@@ -100,6 +100,8 @@ class RowRecord(Base):
     """JSON text: Python's float repr round-trips every bit."""
     seconds: Mapped[float] = mapped_column(Float)
     failure: Mapped[str | None] = mapped_column(Text)
+    endpoint: Mapped[str | None] = mapped_column(Text)
+    """A census run's endpoint as JSON text (:mod:`service.studies.census`); null otherwise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +120,8 @@ class Row:
     weights: list[float] | None
     seconds: float
     failure: str | None = None
+    endpoint: dict[str, Any] | None = None
+    """A census run's identified endpoint (:mod:`service.studies.census`); None otherwise."""
 
 
 def now() -> datetime:
@@ -271,6 +275,7 @@ class Store:
             for r in fresh:
                 fields = asdict(r)
                 fields["weights"] = None if r.weights is None else json.dumps(r.weights)
+                fields["endpoint"] = None if r.endpoint is None else json.dumps(r.endpoint)
                 s.add(RowRecord(study_id=study_id, **fields))
             s.execute(
                 update(StudyRecord)
@@ -305,6 +310,17 @@ class Store:
             ).all()
             return [_row(r) for r in found], total
 
+    def endpoints(self, study_id: str) -> list[tuple[int, dict[str, Any] | None]]:
+        """(index, endpoint) of every finished census run, in index order (None: the run
+        failed)."""
+        with self.session() as s:
+            found = s.execute(
+                select(RowRecord.index, RowRecord.endpoint)
+                .where(RowRecord.study_id == study_id)
+                .order_by(RowRecord.index)
+            ).all()
+            return [(index, None if e is None else json.loads(e)) for index, e in found]
+
     def verdict_counts(self, study_id: str) -> list[tuple[dict[str, Any], str | None]]:
         """(params, verdict) of every finished point, for the summary."""
         with self.session() as s:
@@ -317,6 +333,7 @@ class Store:
 def _row(r: RowRecord) -> Row:
     fields = {f.name: getattr(r, f.name) for f in dataclass_fields(Row)}
     fields["weights"] = None if r.weights is None else json.loads(r.weights)
+    fields["endpoint"] = None if r.endpoint is None else json.loads(r.endpoint)
     return Row(**fields)
 
 

@@ -19,11 +19,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from service.core.analysis.census import Endpoint
 from service.core.budget import Budget
+from service.core.census import identified_run
 from service.core.errors import Cancelled, InvalidProblem, SolverFailed, TimeLimitExceeded
 from service.core.training import TrainingReport, TrainingSpec, train, work
 from service.limits import FLOW_EVALUATIONS
 from service.specs import training_spec
+from service.studies.census import endpoint_json
 from service.studies.grid import point, point_params
 from service.studies.store import Row
 from service.vocabulary import Method
@@ -60,8 +63,14 @@ def warm_worker(cache_dir: str | None) -> str:
     return str(kernel.kernels().cache_dir)
 
 
-def row_of(index: int, params: dict[str, Any], report: TrainingReport, seconds: float) -> Row:
-    """A study row from a /train report."""
+def row_of(
+    index: int,
+    params: dict[str, Any],
+    report: TrainingReport,
+    seconds: float,
+    endpoint: Endpoint | None = None,
+) -> Row:
+    """A study row from a /train report (and a census run's endpoint)."""
     run, divergence = report.run, report.divergence
     log_rate = divergence.log_rate
     return Row(
@@ -76,6 +85,7 @@ def row_of(index: int, params: dict[str, Any], report: TrainingReport, seconds: 
         apparent_convergence=divergence.apparent_convergence,
         weights=[float(w) for w in run.weights],
         seconds=seconds,
+        endpoint=None if endpoint is None else endpoint_json(endpoint),
     )
 
 
@@ -106,9 +116,11 @@ def run_points(
     indices: list[int],
     budget: Budget,
     should_stop: Callable[[], bool] | None = None,
+    identify: bool = False,
 ) -> list[Row]:
     """Run the points ``indices`` of the grid, in order; stop early (keeping what finished)
-    when ``should_stop()`` says so."""
+    when ``should_stop()`` says so. With ``identify`` (a census), each row carries its run's
+    endpoint."""
     rows = []
     for index in indices:
         if should_stop is not None and should_stop():
@@ -116,7 +128,12 @@ def run_points(
         start = time.perf_counter()
         try:
             p = point(base, axes, index)
-            report = train(training_spec(p.request), budget, should_stop=should_stop)
+            spec = training_spec(p.request)
+            endpoint = None
+            if identify:
+                report, endpoint = identified_run(spec, budget, should_stop)
+            else:
+                report = train(spec, budget, should_stop=should_stop)
         except Cancelled:
             break
         except (InvalidProblem, TimeLimitExceeded, SolverFailed) as error:  # GridError too
@@ -126,7 +143,7 @@ def run_points(
                 )
             )
             continue
-        rows.append(row_of(index, p.params, report, time.perf_counter() - start))
+        rows.append(row_of(index, p.params, report, time.perf_counter() - start, endpoint))
     return rows
 
 
@@ -136,6 +153,7 @@ def run_batch(
     indices: list[int],
     budget: tuple[int, int, int, float | None, int, int],
     cancel_event: str | None,
+    identify: bool = False,
 ) -> list[Row]:
     """The Dask task: :func:`run_points` with the study's cancel event (a
     :class:`distributed.Event` named ``cancel_event``) as ``should_stop``."""
@@ -153,4 +171,4 @@ def run_batch(
                 last[0], last[1] = moment, bool(flag.is_set())
             return bool(last[1])
 
-    return run_points(base, axes, indices, Budget(*budget), should_stop)
+    return run_points(base, axes, indices, Budget(*budget), should_stop, identify)

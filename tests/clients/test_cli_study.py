@@ -214,7 +214,7 @@ def test_a_csv_that_cannot_be_written_is_one_line(
         (None, "No such file or directory"),
         ("{not json", "not JSON: Expecting property name"),
         ("[1, 2]", "a study request is a JSON object"),
-        (json.dumps({**SPEC, "kind": "census"}), "invalid request, not sent: kind:"),
+        (json.dumps({**SPEC, "kind": "landscape"}), "invalid request, not sent: kind:"),
         (b"\xff\xfe{}", "can't decode byte 0xff"),
     ],
 )

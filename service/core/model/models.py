@@ -51,12 +51,17 @@ def model_accuracy(model: Model, x: Array) -> float:
     return float(np.mean(model_margins(model, x) > 0.0))
 
 
-def model_error(model: Model, x: Array) -> float:
-    """E(x), NaN when a margin overflows (numpy)."""
+def model_error_and_gradient(model: Model, x: Array) -> tuple[float, Array]:
+    """E(x) and ∇E(x) in numpy (NaN for E when a margin overflows)."""
     with np.errstate(over="ignore", invalid="ignore"):
         if isinstance(model, NetworkProblem):
-            return network_error_and_gradient(model, x)[0]
-        return error_and_gradient(model, x)[0]
+            return network_error_and_gradient(model, x)
+        return error_and_gradient(model, x)
+
+
+def model_error(model: Model, x: Array) -> float:
+    """E(x), NaN when a margin overflows (numpy)."""
+    return model_error_and_gradient(model, x)[0]
 
 
 def inputs_as_perceptron(model: Model) -> PerceptronProblem:
