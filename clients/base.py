@@ -34,7 +34,9 @@ from service.schemas.studies import (
     MAX_PAGE,
     STUDY_REQUEST,
     CensusRequest,
+    ExtrapolationRequest,
     Progress,
+    RelaxationRequest,
     Study,
     StudyList,
     StudyRequest,
@@ -138,7 +140,7 @@ def study_request(
     """The POST /studies body: ``given`` as is (a model), validated (a mapping, e.g. a parsed
     JSON file, updated by ``fields``), or built from keyword arguments; what does not fit
     raises :class:`~clients.errors.LocalValidationError`, nothing sent."""
-    if isinstance(given, SweepRequest | CensusRequest):
+    if isinstance(given, SweepRequest | CensusRequest | ExtrapolationRequest | RelaxationRequest):
         if fields:
             raise TypeError("pass either a request model or keyword arguments, not both")
         return given

@@ -28,7 +28,12 @@ if TYPE_CHECKING:
     import httpx
 
     from clients import Client
-    from service.schemas.studies import CensusSummary, Study
+    from service.schemas.studies import (
+        CensusSummary,
+        ExtrapolationSummary,
+        RelaxationSummary,
+        Study,
+    )
 
 
 SERVER_EXTRA = "pip install '.[server]' (from a clone of learndyn; it is not on PyPI)"
@@ -68,9 +73,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     study = commands.add_parser(
-        "study", help="submit a study (a sweep of /train runs) to a running service, follow it"
+        "study", help="submit a study (many /train runs) to a running service, follow it"
     )
-    study.add_argument("file", help="a JSON study request, kind 'sweep' ('-' for standard input)")
+    study.add_argument(
+        "file",
+        help="a JSON study request, kind 'sweep', 'census' or 'extrapolation' ('-' for "
+        "standard input)",
+    )
     _add_url(study, defaults)
     study.add_argument("--csv", metavar="FILE", help="when it has ended, save every row as CSV")
     study.add_argument(
@@ -430,11 +439,16 @@ def _follow(client: Client, study: Study) -> Study:
 
 
 def _verdict_counts(study: Study) -> str:
-    from service.schemas.studies import CensusSummary
+    from service.schemas.studies import CensusSummary, ExtrapolationSummary, RelaxationSummary
 
     summary = study.summary
     if isinstance(summary, CensusSummary):
         return f"minima {summary.distinct} · unresolved {summary.unresolved}"
+    if isinstance(summary, RelaxationSummary):
+        return " · ".join(f"{m.method} {m.successes}/{m.runs}" for m in summary.methods)
+    if isinstance(summary, ExtrapolationSummary):
+        overall = summary.overall
+        return f"logarithmic at T {overall.applicable} of {overall.points}"
     counts = [f"{v.value} {n}" for v, n in summary.verdicts.items() if n]
     if summary.failed:
         counts.append(f"failed {summary.failed}")
@@ -466,13 +480,63 @@ def _print_census(console: Any, summary: CensusSummary) -> None:
     )
 
 
+def _print_extrapolation(console: Any, summary: ExtrapolationSummary) -> None:
+    """An extrapolation: per activation, how many points were logarithmic at T, the log
+    rule's median (and largest) relative errors of the weights and of E at each factor, and
+    whether it predicts well."""
+    from rich.table import Table
+
+    def percent(value: float | None) -> str:
+        return "–" if value is None else f"{value:.3%}"
+
+    table = Table(
+        "activation", "logarithmic at T", "c", "weights: median", "max", "E: median", "max",
+        title="the log rule's relative errors at c·T",
+    )  # fmt: skip
+    groups = [*summary.activations.items(), ("all", summary.overall)]
+    for name, group in groups:
+        first = f"{group.applicable} of {group.points}"
+        if not group.applicable:
+            table.add_row(str(name), first, "–", "–", "–", "–", "–")
+        for k, f in enumerate(group.factors if group.applicable else []):
+            table.add_row(
+                str(name) if k == 0 else "", first if k == 0 else "", f"{f.factor:g}",
+                percent(f.weight_error_median), percent(f.weight_error_max),
+                percent(f.error_relative_median), percent(f.error_relative_max),
+            )  # fmt: skip
+    console.print(table)
+    for name, group in groups:
+        verdict = group.log_rule.replace("_", " ")
+        console.print(f"{name}: {verdict} — {group.explanation}", soft_wrap=True)
+
+
+def _print_relaxation(console: Any, summary: RelaxationSummary) -> None:
+    """A relaxation: per method, its successes with their interval, its final errors and its
+    cost; then the winner."""
+    from rich.table import Table
+
+    table = Table(
+        "method", "successes", "rate (95%)", "E: 10% 50% 90%", "steps to E*", "s per run",
+        title=f"reaching E* = {summary.global_error} (success: E ≤ {summary.threshold})",
+    )  # fmt: skip
+    for m in summary.methods:
+        lo, hi = m.interval
+        steps = "–" if m.mean_steps_to_global is None else f"{m.mean_steps_to_global:.3g}"
+        table.add_row(
+            m.method, f"{m.successes} of {m.runs}", f"{m.success_rate:.2f} ({lo:.2f}–{hi:.2f})",
+            " ".join(f"{e:.4g}" for e in m.error_quantiles), steps, f"{m.mean_seconds:.3g}",
+        )  # fmt: skip
+    console.print(table)
+    console.print(f"winner: {summary.winner or 'none'} — {summary.explanation}", soft_wrap=True)
+
+
 def _print_summary(study: Study) -> None:
     """The study's status, then two tables: points per verdict, and per verdict for each
     value of each axis (values as JSON, in the grid's order)."""
     from rich.console import Console
     from rich.table import Table
 
-    from service.schemas.studies import CensusSummary
+    from service.schemas.studies import CensusSummary, ExtrapolationSummary, RelaxationSummary
     from service.vocabulary import Verdict
 
     console = Console(markup=False)  # names, details and values are text: "[b]" stays "[b]"
@@ -488,6 +552,12 @@ def _print_summary(study: Study) -> None:
         console.print(study.detail, soft_wrap=True)
     if isinstance(summary, CensusSummary):
         _print_census(console, summary)
+        return
+    if isinstance(summary, ExtrapolationSummary):
+        _print_extrapolation(console, summary)
+        return
+    if isinstance(summary, RelaxationSummary):
+        _print_relaxation(console, summary)
         return
     verdicts = [v for v in Verdict if summary.verdicts.get(v)]
     table = Table("verdict", "points", title="verdicts")

@@ -110,3 +110,12 @@ MAX_HEADERS = 100
 MAX_HEADER_BYTES = 32 * 1024
 """Σ (name + value + 4) over a request's header fields; more: 431 (nginx's default buffers
 for a head are 4 × 8 KiB)."""
+
+# --- annealing (POST /train with method "anneal")
+MAX_TEMPERATURE = 1e6
+"""T₀ at most this (E ≤ 4n, so far above any barrier of E: the bound only keeps the noise
+finite)."""
+MAX_COOLING_TIME = 1e30
+"""τ at most this (T_t = T₀ to 30 digits over any run)."""
+MAX_RELAXATION_TEMPERATURES = 8
+"""Temperatures of one relaxation study (each runs the K starts)."""

@@ -8,7 +8,7 @@ from service.core.engine.run import StopRules
 from service.core.queries import MinimaSpec
 from service.core.training import TrainingSpec
 from service.schemas.minima import MinimaRequest
-from service.schemas.train import FlowRequest, OnlineRequest, TrainRequest
+from service.schemas.train import AnnealRequest, FlowRequest, OnlineRequest, TrainRequest
 from service.vocabulary import Order
 
 FLOW_STEPS = 10_000
@@ -20,6 +20,7 @@ def training_spec(request: TrainRequest) -> TrainingSpec:
     stop = request.stop
     data = request.dataset
     flow = request if isinstance(request, FlowRequest) else None
+    anneal = request if isinstance(request, AnnealRequest) else None
     steps = FLOW_STEPS if isinstance(request, FlowRequest) else request.steps
     return TrainingSpec(
         inputs=data.inputs,
@@ -46,6 +47,8 @@ def training_spec(request: TrainRequest) -> TrainingSpec:
         rtol=None if flow is None else flow.rtol,
         atol=None if flow is None else flow.atol,
         extrapolate_to=request.extrapolate_to,
+        temperature=None if anneal is None else anneal.temperature,
+        cooling_time=None if anneal is None else anneal.cooling_time,
     )
 
 

@@ -22,11 +22,13 @@ class ActivationName(StrEnum):
 class Method(StrEnum):
     """``gd``: batch gradient descent, t counts steps. ``online``: per-example updates, one
     step is one pass over the examples. ``flow``: the gradient flow ẋ = −α·∇E(x) with α the
-    learning rate, t continuous time."""
+    learning rate, t continuous time. ``anneal``: Langevin relaxation, gd plus noise of a
+    temperature cooled logarithmically, t counts steps."""
 
     GD = "gd"
     ONLINE = "online"
     FLOW = "flow"
+    ANNEAL = "anneal"
 
 
 class Order(StrEnum):
@@ -143,10 +145,14 @@ class ImageFormat(StrEnum):
 class StudyKind(StrEnum):
     """What a study runs: ``sweep``, /train at every point of a grid of its fields;
     ``census``, /train from K starts spread over a box, each run's endpoint identified and
-    the distinct minima counted."""
+    the distinct minima counted; ``extrapolation``, the log rule's prediction at c·T against
+    the run to c·T at every point of a grid; ``relaxation``, gd and annealing at one or more
+    temperatures from the same K starts with the same budget, compared."""
 
     SWEEP = "sweep"
     CENSUS = "census"
+    EXTRAPOLATION = "extrapolation"
+    RELAXATION = "relaxation"
 
 
 class EndpointLocation(StrEnum):

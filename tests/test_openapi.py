@@ -91,18 +91,24 @@ def test_figures_answer_binary_strings() -> None:
 
 
 def test_train_is_one_variant_per_method() -> None:
-    """/train's body is oneOf gd, online, flow; each variant holds its method's fields only."""
+    """/train's body is oneOf gd, online, flow, anneal; each variant holds its method's fields
+    only."""
     schema = create_app(Settings()).openapi()
     body = schema["paths"]["/train"]["post"]["requestBody"]["content"]["application/json"]
     refs = [v["$ref"].rsplit("/", 1)[1] for v in body["schema"]["oneOf"]]
-    assert refs == ["GdRequest", "OnlineRequest", "FlowRequest"]
+    assert refs == ["GdRequest", "OnlineRequest", "FlowRequest", "AnnealRequest"]
     variants = {name: schema["components"]["schemas"][name] for name in refs}
     own = {name: set(v["properties"]) for name, v in variants.items()}
-    common = own["GdRequest"] & own["OnlineRequest"] & own["FlowRequest"]
+    common = set.intersection(*own.values())
     assert own["GdRequest"] - common == {"steps"}
     assert own["OnlineRequest"] - common == {"steps", "order"}
     assert own["FlowRequest"] - common == {"t_max", "rtol", "atol"}
+    assert own["AnnealRequest"] - common == {"steps", "temperature", "cooling_time"}
     assert "t_max" in variants["FlowRequest"]["required"]
+    assert "temperature" in variants["AnnealRequest"]["required"]
+    temperature = variants["AnnealRequest"]["properties"]["temperature"]
+    assert temperature["minimum"] == 0
+    assert variants["AnnealRequest"]["properties"]["cooling_time"]["exclusiveMinimum"] == 0
     assert "method" in variants["OnlineRequest"]["required"]
     assert "method" not in variants["GdRequest"].get("required", [])  # gd is the default
     for variant in variants.values():

@@ -240,4 +240,19 @@ STUDY_EXAMPLES: dict[str, Example] = {
             "steps": 100000,
         },
     },
+    "extrapolation": {
+        "summary": "The log rule tested: predicted against actual weights, per activation",
+        "description": "The scalar example (one input 1, target +1, η = 0.1) run 10⁴ steps for "
+        "each activation; where the verdict is logarithmic the log rule predicts the weights "
+        "and E at 10⁵ and 10⁶ steps, and the runs to 10⁵ and 10⁶ steps say how well: tanh "
+        "within 1% (it predicts well), logistic within 2% (it drifts), and for arctan (power "
+        "law) and erf (sub-logarithmic) the log rule does not apply.",
+        "value": {
+            "kind": "extrapolation",
+            "name": "log rule",
+            "base": {"dataset": {"inputs": [[1.0]], "targets": [1]}, "steps": 10000},
+            "grid": {"activation": ["tanh", "logistic", "arctan", "erf"]},
+            "factors": [10, 100],
+        },
+    },
 }

@@ -4,8 +4,10 @@ GET /figures/studies/{study_id}: images.
 Each route makes the core call /train or /minima makes, maps the result to the same answer
 (:mod:`service.api.mapping`) and hands it to :mod:`service.figures`; the study's figure reads
 the study from the app's studies (as the /studies routes do) and hands plain data over: a
-sweep's phase diagram (:mod:`service.figures.studies`), or a census's minima and the starts
-of their basins (:mod:`service.figures.census`).
+sweep's phase diagram (:mod:`service.figures.studies`), a census's minima and the starts
+of their basins (:mod:`service.figures.census`), an extrapolation's predicted against
+actual weights (:mod:`service.figures.extrapolation`), or a relaxation's success rates per
+method (:mod:`service.figures.relaxation`).
 Routes are plain ``def``: the computation and the rendering run in the worker thread pool,
 never on the event loop.
 """
@@ -38,7 +40,13 @@ from service.figures import (
     render_train,
 )
 from service.figures.census import CensusSnapshot, render_census, starts_array
+from service.figures.extrapolation import (
+    ExtrapolationPoint,
+    ExtrapolationSnapshot,
+    render_extrapolation,
+)
 from service.figures.paper import paper_figure
+from service.figures.relaxation import RelaxationSetup, RelaxationSnapshot, render_relaxation
 from service.schemas.figures import (
     MEDIA_TYPES,
     FigureMinimaRequest,
@@ -48,6 +56,7 @@ from service.schemas.figures import (
 from service.schemas.minima import CurveRequest, MinimaRequest
 from service.schemas.train import TRAIN_REQUEST
 from service.specs import minima_spec, training_spec
+from service.studies.extrapolation import activations_of, check_of
 from service.studies.jobs import Studies, StudyView
 from service.vocabulary import ImageFormat, StudyKind
 
@@ -148,7 +157,8 @@ def figure_study(
     request: Request,
     query: Annotated[PaperFigureQuery, Query()],
 ) -> Response:
-    """Draw a study: a sweep's phase diagram, or a census's minima with their basins."""
+    """Draw a study: a sweep's phase diagram, a census's minima with their basins, or an
+    extrapolation's predicted against actual weights."""
     studies = _studies(request)
     view = studies.get(study_id)
     if view is None:
@@ -156,6 +166,12 @@ def figure_study(
     if view.record.kind == StudyKind.CENSUS:
         census = _census_snapshot(view)
         return _image(lambda: render_census(census, query.format), query.format)
+    if view.record.kind == StudyKind.EXTRAPOLATION:
+        tested = _extrapolation_snapshot(studies, view)
+        return _image(lambda: render_extrapolation(tested, query.format), query.format)
+    if view.record.kind == StudyKind.RELAXATION:
+        relaxed = _relaxation_snapshot(view)
+        return _image(lambda: render_relaxation(relaxed, query.format), query.format)
     sweep = _study_snapshot(studies, view)
     return _image(lambda: render_study(sweep, query.format), query.format)
 
@@ -178,6 +194,56 @@ def _study_snapshot(studies: Studies, view: StudyView) -> StudySnapshot:
         log_axes=frozenset(a for a, v in grid.items() if isinstance(v, dict) and "log_range" in v),
         outcomes=studies.outcomes(record.id),
         total=record.total,
+    )
+
+
+def _extrapolation_snapshot(studies: Studies, view: StudyView) -> ExtrapolationSnapshot:
+    """An extrapolation as plain data: its finished points (weights at T and tests) and its
+    assessment."""
+    record = view.record
+    assert view.extrapolation is not None, "an extrapolation's view carries its assessment"
+    rows = [r for r in studies.tested_rows(record.id) if r.extrapolation and r.weights]
+    activations = activations_of(record.spec["base"], rows)
+    return ExtrapolationSnapshot(
+        study_id=record.id,
+        name=record.name,
+        status=record.status,
+        base=TRAIN_REQUEST.validate_python(record.spec["base"]),
+        axes=record.axes,
+        points=[
+            ExtrapolationPoint(
+                index=r.index,
+                activation=activation,
+                weights=r.weights or [],
+                check=check_of(r.extrapolation or {}),
+            )
+            for r, activation in zip(rows, activations, strict=True)
+        ],
+        assessment=view.extrapolation,
+        total=record.total,
+    )
+
+
+def _relaxation_snapshot(view: StudyView) -> RelaxationSnapshot:
+    """A relaxation as plain data: its comparison of the methods and what its runs share."""
+    record = view.record
+    assert view.relaxation is not None, "a relaxation's view carries its comparison"
+    spec, base = record.spec, record.spec["base"]
+    half_width = spec.get("init")
+    return RelaxationSnapshot(
+        study_id=record.id,
+        name=record.name,
+        status=record.status,
+        relaxation=view.relaxation,
+        total=record.total,
+        setup=RelaxationSetup(
+            starts=len(record.axes["start"]),
+            weights=len(record.axes["start"][0]["initial_weights"]),
+            half_width=DEFAULT_HALF_WIDTH if half_width is None else float(half_width),
+            steps=int(base["steps"]),
+            learning_rate=float(base["learning_rate"]),
+            cooling_time=float(base["cooling_time"]),
+        ),
     )
 
 

@@ -17,8 +17,16 @@ import numpy as np
 
 from service.core.analysis.census import Census, Minimum
 from service.core.analysis.divergence import DivergenceReport
+from service.core.analysis.extrapolation import (
+    GOOD_WEIGHT_ERROR,
+    Comparison,
+    GroupAssessment,
+    LogRuleAssessment,
+    PointCheck,
+)
 from service.core.analysis.landscape import InfinityEnd, Landscape
 from service.core.analysis.log_rule import LogRulePrediction
+from service.core.analysis.relaxation import Relaxation
 from service.core.analysis.separability import Separability
 from service.core.analysis.theory import TheoryReport
 from service.core.engine.run import STOP_EXPLANATIONS
@@ -39,7 +47,14 @@ from service.schemas.separability import Certificate, MaxMargin, SeparabilityRes
 from service.schemas.studies import (
     CensusMinimum,
     CensusSummary,
+    ExtrapolationComparison,
+    ExtrapolationFactor,
+    ExtrapolationGroup,
+    ExtrapolationSummary,
+    MethodOutcome,
     Progress,
+    RelaxationSummary,
+    RowExtrapolation,
     Study,
     StudyRow,
     SweepSummary,
@@ -54,9 +69,11 @@ from service.schemas.train import (
     TrainResponse,
     Undetermined,
 )
+from service.studies.extrapolation import check_of
 from service.studies.jobs import StudyView
 from service.studies.store import Row
 from service.vocabulary import (
+    ActivationName,
     EndpointLocation,
     RecordWeights,
     StopReason,
@@ -109,6 +126,7 @@ def train_response(report: TrainingReport) -> TrainResponse:
                 row.tolist() if all(map(math.isfinite, row)) else None
                 for row in _shown(h.t_delta, report)
             ],
+            temperature=None if report.temperature is None else report.temperature.tolist(),
         ),
         divergence=_divergence(report.divergence, report),
         t_final=float(h.t[-1]),
@@ -301,9 +319,15 @@ def study_response(view: StudyView) -> Study:
     )  # fmt: skip
 
 
-def _summary(view: StudyView) -> SweepSummary | CensusSummary:
+def _summary(
+    view: StudyView,
+) -> SweepSummary | CensusSummary | ExtrapolationSummary | RelaxationSummary:
     if view.census is not None:
         return census_summary(view.census)
+    if view.extrapolation is not None:
+        return extrapolation_summary(view.extrapolation)
+    if view.relaxation is not None:
+        return relaxation_summary(view.relaxation)
     return SweepSummary(
         verdicts={Verdict(v): n for v, n in view.verdicts.items() if v in _VERDICTS},
         failed=view.verdicts.get("failed", 0),
@@ -313,6 +337,31 @@ def _summary(view: StudyView) -> SweepSummary | CensusSummary:
             for axis, values in view.per_axis.items()
         },
     )  # fmt: skip
+
+
+def relaxation_summary(relaxation: Relaxation) -> RelaxationSummary:
+    """The schema of a relaxation study's comparison."""
+    return RelaxationSummary(
+        global_error=relaxation.global_error,
+        threshold=relaxation.threshold,
+        methods=[
+            MethodOutcome(
+                method=o.method,
+                temperature=o.temperature,
+                runs=o.runs,
+                successes=o.successes,
+                success_rate=o.success_rate,
+                interval=o.interval,
+                error_quantiles=o.error_quantiles,
+                mean_steps_to_global=o.mean_steps_to_global,
+                verdicts=o.verdicts,
+                mean_seconds=o.mean_seconds,
+            )
+            for o in relaxation.methods
+        ],
+        winner=relaxation.winner,
+        explanation=relaxation.explanation,
+    )
 
 
 def census_summary(census: Census) -> CensusSummary:
@@ -357,6 +406,74 @@ def _floats(values: Array | None) -> list[float] | None:
     return None if values is None else [float(v) for v in values]
 
 
+def extrapolation_summary(assessment: LogRuleAssessment) -> ExtrapolationSummary:
+    """The schema of an extrapolation's test of the log rule."""
+    return ExtrapolationSummary(
+        factors=list(assessment.factors),
+        good_weight_error=GOOD_WEIGHT_ERROR,
+        activations={
+            ActivationName(a): _extrapolation_group(g) for a, g in assessment.activations.items()
+        },
+        overall=_extrapolation_group(assessment.overall),
+    )
+
+
+def _extrapolation_group(group: GroupAssessment) -> ExtrapolationGroup:
+    return ExtrapolationGroup(
+        points=group.points,
+        failed=group.failed,
+        applicable=group.applicable,
+        verdicts=group.verdicts,
+        factors=[
+            ExtrapolationFactor(
+                factor=f.factor,
+                compared=f.compared,
+                weight_error_median=f.weight_error_median,
+                weight_error_max=f.weight_error_max,
+                error_relative_median=f.error_relative_median,
+                error_relative_max=f.error_relative_max,
+                error_difference_max=f.error_difference_max,
+            )
+            for f in group.factors
+        ],
+        log_rule=group.fit.value,
+        explanation=group.explanation,
+    )
+
+
+def _row_extrapolation(check: PointCheck) -> RowExtrapolation:
+    return RowExtrapolation(
+        t=check.t,
+        applicable=check.applicable,
+        reason=check.reason,
+        comparisons=[_comparison(c) for c in check.comparisons],
+    )
+
+
+def _comparison(c: Comparison) -> ExtrapolationComparison:
+    return ExtrapolationComparison(
+        factor=c.factor,
+        t=c.t,
+        predicted_weights=_finite_floats(c.predicted_weights),
+        predicted_error=c.predicted_error,
+        weights=_finite_floats(c.actual_weights),
+        error=c.actual_error,
+        weight_error=c.weight_error,
+        error_difference=c.error_difference,
+        error_relative=c.error_relative,
+        verdict=c.verdict,
+        stopped_by=c.stopped_by,
+        failure=c.failure,
+    )
+
+
+def _finite_floats(values: Array | None) -> list[float] | None:
+    """Weights as floats; None unless every one is finite."""
+    if values is None or not np.isfinite(values).all():
+        return None
+    return [float(v) for v in values]
+
+
 def row_response(row: Row) -> StudyRow:
     """The schema of a study row."""
     return StudyRow(
@@ -373,4 +490,7 @@ def row_response(row: Row) -> StudyRow:
         seconds=row.seconds,
         failure=row.failure,
         location=None if row.endpoint is None else EndpointLocation(row.endpoint["location"]),
+        extrapolation=None
+        if row.extrapolation is None
+        else _row_extrapolation(check_of(row.extrapolation)),
     )

@@ -25,6 +25,7 @@ from service.schemas.studies import (
     Study,
     StudyList,
     StudyRequest,
+    StudyRow,
     StudyRows,
 )
 from service.studies.jobs import Studies, StudyView
@@ -118,23 +119,49 @@ def study_results(
 
 def to_csv(page: StudyRows) -> str:
     """The rows as CSV: index, each axis, then the row's figures (weights as JSON; a
-    census's rows end with their location)."""
+    census's rows end with their location, an extrapolation's with whether the log rule
+    applies and its relative errors of the weights and of E at each factor c)."""
     axes = list(page.rows[0].params) if page.rows else []
     figures = ["verdict", "error", "accuracy", "stopped_by", "steps", "log_rate_norm",
                "apparent_convergence", "seconds", "weights", "failure"]  # fmt: skip
     if any(row.location is not None for row in page.rows):
         figures.append("location")
+    factors = _factors(page)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["index", *axes, *figures])
+    tested = [f"{name}_{c:g}" for c in factors for name in ("weight_error", "error_relative")]
+    writer.writerow(["index", *axes, *figures, *(["applicable", *tested] if factors else [])])
     for row in page.rows:
         data = row.model_dump(mode="json")
         values = [json.dumps(row.params[a]) if not isinstance(row.params[a], str | int | float)
                   else row.params[a] for a in axes]  # fmt: skip
         cells = [json.dumps(data[f]) if f == "weights" or isinstance(data[f], bool) else data[f]
                  for f in figures]  # fmt: skip
+        if factors:
+            cells.extend(_tested_cells(row, factors))
         writer.writerow([row.index, *values, *["" if c is None else c for c in cells]])
     return out.getvalue()
+
+
+def _factors(page: StudyRows) -> list[float]:
+    """The factors of an extrapolation's page (every row of one study has the same), else
+    none."""
+    for row in page.rows:
+        if row.extrapolation is not None and row.extrapolation.comparisons:
+            return [c.factor for c in row.extrapolation.comparisons]
+    return []
+
+
+def _tested_cells(row: StudyRow, factors: list[float]) -> list[object]:
+    test = row.extrapolation
+    if test is None:
+        return [None] * (1 + 2 * len(factors))
+    errors: list[object] = [json.dumps(test.applicable)]
+    by_factor = {c.factor: c for c in test.comparisons}
+    for c in factors:
+        found = by_factor.get(c)
+        errors += [None, None] if found is None else [found.weight_error, found.error_relative]
+    return errors
 
 
 @router.get(

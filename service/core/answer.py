@@ -56,6 +56,8 @@ class AnswerShape:
     rows: int
     times: int
     inputs: int
+    annealing: bool = False
+    """An anneal run's history also has the temperature at each time."""
 
     def width(self, detail: RecordWeights) -> int:
         """The length of a per-weight array in the answer: m, or L with norms."""
@@ -76,8 +78,8 @@ class AnswerShape:
         return self.weights + width + extrapolation + layers + THEORY_ARRAYS * self.inputs
 
     def per_row(self, detail: RecordWeights) -> int:
-        """The numbers each recorded time adds: t, E, the weights and t·Δw."""
-        return 2 + 2 * self.width(detail)
+        """The numbers each recorded time adds: t, E, the weights and t·Δw (and T_t)."""
+        return (3 if self.annealing else 2) + 2 * self.width(detail)
 
     def numbers(self, detail: RecordWeights) -> int:
         """The numbers of the answer's arrays (per weight and per input weight; see the

@@ -44,15 +44,20 @@ def census_starts(m: int, count: int, half_width: float, seed: int) -> Array:
 
 
 def identified_run(
-    spec: TrainingSpec, budget: Budget, should_stop: Callable[[], bool] | None = None
+    spec: TrainingSpec,
+    budget: Budget,
+    should_stop: Callable[[], bool] | None = None,
+    *,
+    extend: bool = True,
 ) -> tuple[TrainingReport, Endpoint]:
     """The /train run of ``spec`` (its start in ``initial_weights``) and what it found.
 
-    A run whose verdict is ``undetermined`` is run once more, longer (:func:`longer`), so
-    that as many runs as the budget allows reach their verdict; the report is the longer
-    run's then (its ``steps`` say so)."""
+    With ``extend``, a run whose verdict is ``undetermined`` is run once more, longer
+    (:func:`longer`), so that as many runs as the budget allows reach their verdict; the
+    report is the longer run's then (its ``steps`` say so). (A relaxation study does not
+    extend: its methods must share one step budget.)"""
     report = train(spec, budget, should_stop=should_stop)
-    if report.divergence.verdict is Verdict.UNDETERMINED:
+    if extend and report.divergence.verdict is Verdict.UNDETERMINED:
         more = longer(spec, report, budget)
         if more is not None:
             spec, report = more, train(more, budget, should_stop=should_stop)

@@ -27,6 +27,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from service.core.analysis.divergence import DivergenceReport, judge_divergence
 from service.core.analysis.layers import LayerSummary, judge_layers, summarise_layers
 from service.core.analysis.log_rule import DEFAULT_FACTORS, LogRulePrediction, extrapolate
@@ -43,10 +45,11 @@ from service.core.budget import Budget
 from service.core.deadline import Deadline
 from service.core.engine.descent import run_descent
 from service.core.engine.flow import DEFAULT_ATOL, DEFAULT_RTOL, check_flow, run_flow
+from service.core.engine.kernel import cooling
 from service.core.engine.recorder import recorded_times
 from service.core.engine.run import RunResult, StopRules
 from service.core.errors import InvalidProblem
-from service.core.model.activations import get_activation
+from service.core.model.activations import Array, get_activation
 from service.core.model.models import Model, initial_point, inputs_as_perceptron
 from service.core.model.network import (
     DEFAULT_SEED,
@@ -86,6 +89,9 @@ class TrainingSpec:
     rtol: float | None = None
     atol: float | None = None
     extrapolate_to: Sequence[float] | None = None
+    temperature: float | None = None
+    cooling_time: float | None = None
+    """``anneal``: T₀ and τ of the cooling schedule (None for the other methods)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +112,7 @@ class TrainingReport:
     ``initial_seed`` (the seed the weights were drawn from, None when given) are a net's.
     ``starts`` are the offsets of the weight layers in the flat vector, then m (the
     perceptron: ``(0, m)``); ``record_weights`` is the spec's, for the answer.
+    ``temperature`` is an annealing run's T_t at each recorded t.
     """
 
     run: RunResult
@@ -118,6 +125,8 @@ class TrainingReport:
     initial_seed: int | None = None
     starts: tuple[int, ...] = ()
     record_weights: RecordWeights = RecordWeights.ALL
+    temperature: Array | None = None
+    """``anneal``: the temperature T_t at each recorded t (None for the other methods)."""
 
 
 def train(
@@ -164,7 +173,7 @@ def train(
         "stopped_by": run.stopped_by,
         "step_tolerance": spec.stop.step_tolerance,
         "time_unit": tau,
-        "monotone": spec.method is not Method.ONLINE,
+        "monotone": spec.method not in (Method.ONLINE, Method.ANNEAL),
     }
     deadline.check("after the data's separability, before the verdict")
     verdict = judge_divergence(run.trajectory, stationarity=stationarity, **judged)
@@ -194,6 +203,7 @@ def train(
             initial_seed=_drawn_seed(spec),
             starts=model.layout.starts,
             record_weights=spec.record_weights,
+            temperature=_temperatures(spec, run),
         )
     theory = predict_theory(
         perceptron,
@@ -210,7 +220,18 @@ def train(
         warnings=warnings,
         starts=(0, model.m),
         record_weights=spec.record_weights,
+        temperature=_temperatures(spec, run),
     )
+
+
+def _temperatures(spec: TrainingSpec, run: RunResult) -> Array | None:
+    """An annealing run's temperature at each recorded t (None for the other methods)."""
+    if spec.method is not Method.ANNEAL:
+        return None
+    t0 = 0.0 if spec.temperature is None else spec.temperature
+    tau = 1.0 if spec.cooling_time is None else spec.cooling_time
+    schedule = cooling.py_func  # the kernel's formula, in Python (nothing to compile)
+    return np.array([schedule(t0, tau, float(t)) for t in run.trajectory.t])
 
 
 def check(spec: TrainingSpec, budget: Budget) -> None:
@@ -267,6 +288,7 @@ def answer_shape(spec: TrainingSpec, model: Model, perceptron: PerceptronProblem
         else recorded_times(spec.stop.steps, spec.record_points),
         times=len(DEFAULT_FACTORS if spec.extrapolate_to is None else spec.extrapolate_to),
         inputs=perceptron.m,
+        annealing=spec.method is Method.ANNEAL,
     )
 
 
@@ -279,6 +301,12 @@ def _drawn_seed(spec: TrainingSpec) -> int | None:
 
 def _check_method(model: Model, spec: TrainingSpec, budget: Budget) -> None:
     """The fields that apply to the spec's method, and its work within the budget."""
+    if spec.method is not Method.ANNEAL:
+        for name in ("temperature", "cooling_time"):
+            if getattr(spec, name) is not None:
+                raise InvalidProblem(name, "applies to method 'anneal' only")
+    elif spec.temperature is None:
+        raise InvalidProblem("temperature", "method 'anneal' needs a temperature T₀ ≥ 0")
     if spec.method is not Method.FLOW:
         for name in ("t_max", "rtol", "atol"):
             if getattr(spec, name) is not None:
@@ -333,8 +361,20 @@ def _run(
         "should_stop": should_stop,
     }
     if spec.method is not Method.FLOW:
+        annealing: dict[str, Any] = {}
+        if spec.method is Method.ANNEAL:
+            assert spec.temperature is not None  # checked above
+            annealing = {
+                "temperature": spec.temperature,
+                "cooling_time": 1.0 if spec.cooling_time is None else spec.cooling_time,
+            }
         return run_descent(
-            model, method=spec.method, learning_rate=spec.learning_rate, order=spec.order, **common
+            model,
+            method=spec.method,
+            learning_rate=spec.learning_rate,
+            order=spec.order,
+            **annealing,
+            **common,
         )
     assert spec.t_max is not None  # checked above
     return run_flow(

@@ -23,7 +23,8 @@ def field_error(loc: Sequence[Any], message: str, type_: str) -> FieldError:
     tags = [p for p in loc if isinstance(p, str) and p.startswith(METHOD_TAG)]
     owners = METHOD_FIELDS.get(str(loc[-1])) if loc else None
     if type_ == "extra_forbidden" and tags and owners is not None:
-        whose = " and ".join(f"'{m}'" for m in owners)
+        quoted = [f"'{m}'" for m in owners]
+        whose = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
         method = tags[-1].removeprefix(METHOD_TAG)
         message = f"`{loc[-1]}` applies to method {whose} only, not to '{method}'"
     parts = [p if isinstance(p, int) else str(p) for p in without_method_tag(loc)]

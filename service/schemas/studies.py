@@ -1,12 +1,13 @@
 """Studies: many /train runs as one job (POST /studies and the routes under it): a sweep over
-a grid of /train fields, or a census of minima from many starts."""
+a grid of /train fields, a census of minima from many starts, or a test of the log rule's
+extrapolation over a grid."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Discriminator, Field, Tag, TypeAdapter
+from pydantic import AfterValidator, BaseModel, Discriminator, Field, Tag, TypeAdapter
 
 from service import limits
 from service.schemas.common import Count, Dataset, Real, StrictModel
@@ -105,6 +106,91 @@ class CensusRequest(StrictModel):
     )
 
 
+MAX_EXTRAPOLATION_FACTORS = 6
+"""At most this many factors in an extrapolation study."""
+
+DEFAULT_FACTORS = (10.0, 100.0, 1000.0)
+"""An extrapolation's factors when the request names none."""
+
+
+def _increasing(factors: list[float]) -> list[float]:
+    """The factors sorted, each once."""
+    return sorted(set(factors))
+
+
+class ExtrapolationRequest(StrictModel):
+    """A test of the log rule (the paper's §3: "can it be usefully employed to extrapolate
+    from limited learning?"): at each point of the grid, /train to T (``base.steps``, or
+    ``base.t_max`` for the flow), the log rule's prediction of the weights and of E at c·T
+    for each factor c, and the same run taken to c·T (round(c·T) steps; c·t_max for the
+    flow) to compare with. A point whose verdict at T is not logarithmic has no prediction,
+    and its runs to c·T are not run. Methods gd, online and flow."""
+
+    kind: Literal[StudyKind.EXTRAPOLATION] = Field(description="A test of the log rule.")
+    name: str | None = Field(default=None, max_length=200, description="A label for people.")
+    base: TrainRequest = Field(
+        description="The /train request every point starts from; its steps (t_max for the "
+        "flow) are T, the time the log rule extrapolates from."
+    )
+    grid: dict[str, Axis] = Field(
+        default_factory=dict,
+        description="As a sweep's grid (axes: " + ", ".join(GRID_AXES) + "); empty or left "
+        "out: the base alone.",
+    )
+    factors: Annotated[
+        list[Annotated[Real, Field(gt=1)]],
+        Field(min_length=1, max_length=MAX_EXTRAPOLATION_FACTORS),
+        AfterValidator(_increasing),
+    ] = Field(
+        default=list(DEFAULT_FACTORS),
+        description="The factors c > 1: the log rule predicts at c·T and each point also runs "
+        "to c·T (sorted, each once). The study's work counts the run to T and every run to "
+        "c·T; the longest must fit the limits of one /train run.",
+        examples=[[10, 100]],
+    )
+
+
+class RelaxationRequest(StrictModel):
+    """Is relaxation worth it? gd and ``anneal`` at each of ``temperatures`` from the same K
+    starts (a census's: scrambled Sobol over [−init, init]^m), each run with the same
+    ``steps``; the answer counts, per method, the runs that end in the global minimum."""
+
+    kind: Literal[StudyKind.RELAXATION] = Field(description="gd against annealing.")
+    name: str | None = Field(default=None, max_length=200, description="A label for people.")
+    dataset: Dataset
+    activation: ActivationName = Field(default=ActivationName.TANH, description="The sigmoid θ.")
+    network: Network = Field(default_factory=Network)
+    starts: Annotated[Count, Field(ge=1, le=limits.MAX_CENSUS_STARTS)] = Field(
+        default=32, description="K, the starts each method runs from."
+    )
+    steps: Steps = Field(default=100_000, description="The step budget of every run.")
+    learning_rate: PositiveReal = Field(default=0.1, description="η, for every method.")
+    temperatures: Annotated[
+        list[Annotated[Real, Field(gt=0, le=limits.MAX_TEMPERATURE)]],
+        Field(min_length=1, max_length=limits.MAX_RELAXATION_TEMPERATURES),
+    ] = Field(
+        description="The starting temperatures T₀ > 0 of the annealing runs (gd, T₀ = 0, is "
+        "always run too).",
+        examples=[[0.5, 1.0, 2.0]],
+    )
+    cooling_time: Annotated[Real, Field(gt=0, le=limits.MAX_COOLING_TIME)] = Field(
+        default=1.0, description="τ of the schedule T_t = T₀/ln(e + t/τ), for every T₀."
+    )
+    init: PositiveReal | None = Field(
+        default=None, description="The half-width a of the box [−a, a]^m of the starts (0.5)."
+    )
+    seed: Annotated[Count, Field(ge=0, le=limits.MAX_SEED)] = Field(
+        default=0,
+        description="Seeds the starts; start k's annealing noise is seeded seed·K + k, the "
+        "same for every temperature.",
+    )
+    global_error: Annotated[Real, Field(ge=0)] | None = Field(
+        default=None,
+        description="E at the global minimum, when known (e.g. from a census); default: the "
+        "lowest minimum the study's runs find.",
+    )
+
+
 def _kind_of(value: Any) -> str | None:
     """The tag of a study request's variant: its ``kind``."""
     kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
@@ -116,14 +202,17 @@ KIND_ERROR = "kind_invalid"
 
 StudyRequest = Annotated[
     Annotated[SweepRequest, Tag(f"{KIND_TAG}{StudyKind.SWEEP}")]
-    | Annotated[CensusRequest, Tag(f"{KIND_TAG}{StudyKind.CENSUS}")],
+    | Annotated[CensusRequest, Tag(f"{KIND_TAG}{StudyKind.CENSUS}")]
+    | Annotated[ExtrapolationRequest, Tag(f"{KIND_TAG}{StudyKind.EXTRAPOLATION}")]
+    | Annotated[RelaxationRequest, Tag(f"{KIND_TAG}{StudyKind.RELAXATION}")],
     Discriminator(
         _kind_of,
         custom_error_type=KIND_ERROR,
         custom_error_message="kind must be one of " + ", ".join(f"'{k}'" for k in StudyKind),
     ),
 ]
-"""The request of POST /studies: a sweep or a census, by its ``kind``."""
+"""The request of POST /studies: a sweep, a census, an extrapolation or a relaxation, by its
+``kind``."""
 
 STUDY_REQUEST: TypeAdapter[StudyRequest] = TypeAdapter(StudyRequest)
 
@@ -220,6 +309,96 @@ class CensusSummary(BaseModel):
     )
 
 
+LogRuleFit = Literal["predicts_well", "drifts", "not_applicable"]
+"""How the log rule did on a group of points (the core's
+:class:`~service.core.analysis.extrapolation.LogRuleFit`; a test holds the two equal)."""
+
+
+class ExtrapolationFactor(BaseModel):
+    """The log rule's errors at one factor c, over the points logarithmic at T."""
+
+    factor: float = Field(description="c: the prediction at c·T against the run to c·T.")
+    compared: int = Field(description="Points whose run to c·T could be compared.")
+    weight_error_median: float | None = Field(
+        description="The median of ‖ŵ − w(c·T)‖₂/‖w(c·T)‖₂ (ŵ the log rule's weights)."
+    )
+    weight_error_max: float | None = Field(description="The largest relative weight error.")
+    error_relative_median: float | None = Field(
+        description="The median of |Ê − E(c·T)|/E(c·T) (Ê: E at ŵ; E → 0 on separable data, "
+        "so the relative error is the one that says something)."
+    )
+    error_relative_max: float | None = Field(description="The largest relative error of E.")
+    error_difference_max: float | None = Field(description="The largest |Ê − E(c·T)|.")
+
+
+class ExtrapolationGroup(BaseModel):
+    """How the log rule did on a group of points: one activation, or all of them."""
+
+    points: int = Field(description="Points finished.")
+    failed: int = Field(description="Points whose run to T was refused or failed.")
+    applicable: int = Field(description="Points whose verdict at T is logarithmic.")
+    verdicts: dict[Verdict, int] = Field(description="The verdicts at T, with their counts.")
+    factors: list[ExtrapolationFactor] = Field(description="The errors at each factor, in order.")
+    log_rule: LogRuleFit = Field(
+        description="predicts_well: the median relative weight error is below 1% at every "
+        "factor; drifts: it is not; not_applicable: no point was logarithmic at T (the "
+        "verdicts say what the weights did instead)."
+    )
+    explanation: str = Field(description="Why, in one sentence, with the figures.")
+
+
+class ExtrapolationSummary(BaseModel):
+    """Where the log rule predicts the weights well, per activation and overall."""
+
+    factors: list[float] = Field(description="The factors c, as the study runs them.")
+    good_weight_error: float = Field(
+        description="The median relative weight error under which the log rule predicts well."
+    )
+    activations: dict[ActivationName, ExtrapolationGroup] = Field(
+        description="Per activation (the points' own, with the grid's values in place)."
+    )
+    overall: ExtrapolationGroup = Field(description="Every point together.")
+
+
+class MethodOutcome(BaseModel):
+    """How one method (gd, or anneal at one T₀) did over its K runs."""
+
+    method: str = Field(description="'gd' or 'anneal T0=…'.")
+    temperature: float = Field(description="T₀ (0 for gd).")
+    runs: int
+    successes: int = Field(description="Runs whose final E is within the success threshold.")
+    success_rate: float
+    interval: tuple[float, float] = Field(description="Wilson's 95% interval of the rate.")
+    error_quantiles: list[float] = Field(description="The final E's 10%, 50% and 90% quantiles.")
+    mean_steps_to_global: float | None = Field(
+        description="Over successful runs, the mean first recorded t within the threshold."
+    )
+    verdicts: dict[str, int] = Field(description="The runs' verdicts, counted.")
+    mean_seconds: float = Field(
+        description="Mean wall time of a run, as measured (for information: the winner is "
+        "decided on the runs alone)."
+    )
+
+
+class RelaxationSummary(BaseModel):
+    """gd against annealing: which reaches the global minimum more often, per compute."""
+
+    global_error: float | None = Field(
+        description="E*: given, else the lowest of the gd runs' minima and every run's final "
+        "E; null before any run."
+    )
+    threshold: float | None = Field(
+        description="A run succeeds when its final E ≤ E* + ½·(E₂ − E*), E₂ the least minimum "
+        "above E* (E* + 0.05·(1 + E*) when none is known)."
+    )
+    methods: list[MethodOutcome] = Field(description="gd first, then each T₀ ascending.")
+    winner: str | None = Field(
+        description="The method with the highest success rate (every method runs the same "
+        "steps), when its interval lies above every other's; null otherwise."
+    )
+    explanation: str
+
+
 class Study(BaseModel):
     """A study and where it stands."""
 
@@ -237,10 +416,50 @@ class Study(BaseModel):
         description="The grid, expanded: axis → its values (a census: initial_weights → its "
         "starts)."
     )
-    summary: SweepSummary | CensusSummary = Field(
-        description="A sweep's verdict counts, or a census's minima."
+    summary: SweepSummary | CensusSummary | ExtrapolationSummary | RelaxationSummary = Field(
+        description="A sweep's verdict counts, a census's minima, an extrapolation's errors of "
+        "the log rule, or a relaxation's success rates."
     )
     detail: str | None = Field(default=None, description="Why a study failed; null otherwise.")
+
+
+class ExtrapolationComparison(BaseModel):
+    """The log rule's prediction at c·T against the run to c·T."""
+
+    factor: float = Field(description="c.")
+    t: float = Field(description="c·T as run (whole steps for gd and online).")
+    predicted_weights: list[float] | None = Field(
+        description="ŵ = w(T) + b·ln(t/T), b the fitted log_rate (null if not finite)."
+    )
+    predicted_error: float | None = Field(description="Ê, E at ŵ.")
+    weights: list[float] | None = Field(
+        description="The run's final weights, w(c·T) (null when the run is missing)."
+    )
+    error: float | None = Field(description="E(c·T).")
+    weight_error: float | None = Field(description="‖ŵ − w(c·T)‖₂/‖w(c·T)‖₂.")
+    error_difference: float | None = Field(description="|Ê − E(c·T)|.")
+    error_relative: float | None = Field(
+        description="|Ê − E(c·T)|/E(c·T); null when E(c·T) is 0 (underflowed) and Ê is not."
+    )
+    verdict: Verdict | None = Field(description="The run to c·T's own verdict.")
+    stopped_by: StopReason | None
+    failure: str | None = Field(
+        default=None,
+        description="Why the run to c·T is missing or could not be compared (then the "
+        "errors are null).",
+    )
+
+
+class RowExtrapolation(BaseModel):
+    """An extrapolation point's test of the log rule."""
+
+    t: float = Field(description="T, the time the log rule extrapolates from.")
+    applicable: bool = Field(description="The verdict at T is logarithmic.")
+    reason: str | None = Field(description="Why the log rule does not apply; null when it does.")
+    comparisons: list[ExtrapolationComparison] = Field(
+        description="One per factor when the log rule applies; empty otherwise (the runs to "
+        "c·T were not run)."
+    )
 
 
 class StudyRow(BaseModel):
@@ -264,6 +483,11 @@ class StudyRow(BaseModel):
         default=None,
         description="A census run: where it ended (finite, infinity or unresolved); null in "
         "a sweep.",
+    )
+    extrapolation: RowExtrapolation | None = Field(
+        default=None,
+        description="An extrapolation point: the log rule's predictions at c·T against the "
+        "runs to c·T (the row's other figures are the run to T's); null in other studies.",
     )
 
 

@@ -176,6 +176,23 @@ class FlowRequest(TrainFields):
     )
 
 
+class AnnealRequest(TrainFields):
+    """Langevin relaxation: x ← x − η·∇E(x) + √(2η·T_t)·ξ_t, ξ_t standard normal from ``seed``
+    (0 when not given), cooled as T_t = T₀/ln(e + t/τ); t counts steps. T₀ = 0 is ``gd``."""
+
+    method: Literal[Method.ANNEAL] = Field(description="How the weights move.")
+    steps: Steps = Field(default=10_000, description=STEPS_DESCRIPTION)
+    temperature: Annotated[Real, Field(ge=0, le=limits.MAX_TEMPERATURE)] = Field(
+        description="T₀ ≥ 0, the starting temperature (in units of E); 0 is gd exactly.",
+        examples=[0.5],
+    )
+    cooling_time: Annotated[Real, Field(gt=0, le=limits.MAX_COOLING_TIME)] = Field(
+        default=1.0,
+        description="τ > 0 of the schedule T_t = T₀/ln(e + t/τ): the steps over which the "
+        "temperature starts to fall (a huge τ keeps it at T₀).",
+    )
+
+
 METHOD_TAG = "method="
 """Prefix of a variant's tag in :data:`TrainRequest`; pydantic puts the tag in an error's
 location (``("method=flow", "t_max")``), which :func:`without_method_tag` takes out."""
@@ -199,18 +216,20 @@ METHOD_DISCRIMINATOR = Discriminator(
     custom_error_message="method must be one of " + ", ".join(f"'{m}'" for m in Method),
 )
 """Tells the variants of a /train request apart by ``method`` (``gd`` when left out)."""
-GD_TAG, ONLINE_TAG, FLOW_TAG = (Tag(f"{METHOD_TAG}{m}") for m in Method)
+GD_TAG, ONLINE_TAG, FLOW_TAG, ANNEAL_TAG = (Tag(f"{METHOD_TAG}{m}") for m in Method)
 
 TrainRequest = Annotated[
     Annotated[GdRequest, GD_TAG]
     | Annotated[OnlineRequest, ONLINE_TAG]
-    | Annotated[FlowRequest, FLOW_TAG],
+    | Annotated[FlowRequest, FLOW_TAG]
+    | Annotated[AnnealRequest, ANNEAL_TAG],
     METHOD_DISCRIMINATOR,
 ]
-"""A /train request: :class:`GdRequest`, :class:`OnlineRequest` or :class:`FlowRequest` by its
-``method`` (``gd`` when left out). Each variant holds exactly the fields its method takes, so
-the schema states what the service accepts: ``order`` is online's, ``t_max``, ``rtol`` and
-``atol`` are the flow's, and the flow has no ``steps``."""
+"""A /train request: :class:`GdRequest`, :class:`OnlineRequest`, :class:`FlowRequest` or
+:class:`AnnealRequest` by its ``method`` (``gd`` when left out). Each variant holds exactly the
+fields its method takes, so the schema states what the service accepts: ``order`` is
+online's, ``t_max``, ``rtol`` and ``atol`` are the flow's, ``temperature`` and
+``cooling_time`` anneal's, and the flow has no ``steps``."""
 
 TRAIN_REQUEST: TypeAdapter[TrainRequest] = TypeAdapter(TrainRequest)
 """Validates a /train request given as JSON or Python data."""
@@ -222,6 +241,7 @@ def method_fields() -> dict[str, list[str]]:
         Method.GD: GdRequest,
         Method.ONLINE: OnlineRequest,
         Method.FLOW: FlowRequest,
+        Method.ANNEAL: AnnealRequest,
     }
     common = set(TrainFields.model_fields) | {"method"}
     out: dict[str, list[str]] = {}
@@ -257,7 +277,12 @@ class History(BaseModel):
     t_delta: list[list[float] | None] = Field(
         description="t·(x_{t+1} − x_t), the paper's Figure 5 statistic (flow: t·dx/dt, its "
         "continuous form); with record.weights 'norms', the norm of each layer's part of it; "
-        "null where the next iterate was not finite."
+        "null where the next iterate was not finite. anneal: the drift t·(−η·∇E(x_t)), the "
+        "noise left out."
+    )
+    temperature: list[float] | None = Field(
+        default=None,
+        description="anneal: the temperature T_t = T₀/ln(e + t/τ) at each t; null otherwise.",
     )
 
 

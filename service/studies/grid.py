@@ -19,7 +19,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from service.core.errors import InvalidProblem
-from service.schemas.studies import GRID_AXES, IntRange, LogRange, SweepRequest
+from service.schemas.studies import (
+    GRID_AXES,
+    ExtrapolationRequest,
+    IntRange,
+    LogRange,
+    SweepRequest,
+)
 from service.schemas.train import TRAIN_REQUEST, TrainRequest, without_method_tag
 
 
@@ -71,7 +77,9 @@ def _finite(value: Any) -> bool:
     return True
 
 
-def expand(request: SweepRequest, *, max_points: int, axis_limit: int) -> dict[str, list[Any]]:
+def expand(
+    request: SweepRequest | ExtrapolationRequest, *, max_points: int, axis_limit: int
+) -> dict[str, list[Any]]:
     """The grid's axes as value lists, checked: known axes, at most ``max_points`` points."""
     axes = {}
     for name, axis in request.grid.items():
@@ -93,6 +101,16 @@ def point_count(axes: dict[str, list[Any]]) -> int:
     return math.prod(len(values) for values in axes.values())
 
 
+def sub_product_indices(axes: dict[str, list[Any]], names: list[str]) -> list[int]:
+    """The indices of the points that take every combination of the ``names`` axes and the
+    first value of every other axis."""
+    indices = [0]
+    for name, values in axes.items():
+        choices = range(len(values)) if name in names else range(1)
+        indices = [k * len(values) + c for k in indices for c in choices]
+    return indices
+
+
 def point_params(axes: dict[str, list[Any]], index: int) -> dict[str, Any]:
     """Point ``index``'s value on each axis (row-major, the first axis varying slowest)."""
     params: dict[str, Any] = {}
@@ -103,12 +121,19 @@ def point_params(axes: dict[str, list[Any]], index: int) -> dict[str, Any]:
     return {name: params[name] for name in axes}
 
 
+START_AXIS = "start"
+"""An axis whose values are several /train fields that vary together (a relaxation's starts:
+``{"initial_weights": …, "seed": …}``); a point puts each of them in place."""
+
+
 def point(base: dict[str, Any], axes: dict[str, list[Any]], index: int) -> Point:
     """Point ``index`` of the grid over ``base`` (a /train request as JSON), validated by the
     /train schema."""
     params = point_params(axes, index)
+    fields = {k: v for k, v in params.items() if k != START_AXIS}
+    fields.update(params.get(START_AXIS, {}))
     try:
-        request = TRAIN_REQUEST.validate_python({**base, **params})
+        request = TRAIN_REQUEST.validate_python({**base, **fields})
     except ValidationError as error:
         first = error.errors()[0]
         where = [str(p) for p in without_method_tag(first["loc"])] or ["method"]

@@ -186,6 +186,8 @@ class StudyRunner:
             return None
         base, axes = record.spec["base"], record.axes
         identify = record.kind == StudyKind.CENSUS
+        factors = record.spec["factors"] if record.kind == StudyKind.EXTRAPOLATION else None
+        relax = record.kind == StudyKind.RELAXATION
         done = self.store.done_indices(study_id)
         todo = [k for k in range(record.total) if k not in done]
         if todo:
@@ -200,8 +202,19 @@ class StudyRunner:
             )
             event = cancel_event_name(study_id)
             futures = [
-                client.submit(run_batch, base, axes, batch, budget, event, identify, pure=False)
-                for batch in self._batches(base, axes, todo)
+                client.submit(
+                    run_batch,
+                    base,
+                    axes,
+                    batch,
+                    budget,
+                    event,
+                    identify,
+                    factors,
+                    relax,
+                    pure=False,
+                )
+                for batch in self._batches(base, axes, todo, factors)
             ]
             for future in as_completed(futures):
                 self.store.add_rows(study_id, future.result())
@@ -219,15 +232,20 @@ class StudyRunner:
         return record is None or record.status == StudyStatus.CANCELLED
 
     def _batches(
-        self, base: dict[str, Any], axes: dict[str, list[Any]], todo: list[int]
+        self,
+        base: dict[str, Any],
+        axes: dict[str, list[Any]],
+        todo: list[int],
+        factors: list[float] | None = None,
     ) -> Iterator[list[int]]:
         """The points in batches of at most BATCH_SECONDS of work, shrinking towards the end
         (guided scheduling: each batch at most the remaining work over twice the workers), so
         that no worker is left with a long batch while the others idle. The cost of a point is
-        estimated from up to 16 points spread over the grid (axes may change it)."""
+        estimated from up to 16 points spread over the grid (axes may change it); an
+        extrapolation's points count their runs to c·T."""
         sample = todo[:: max(1, len(todo) // 16)][:16]
         seconds = sum(
-            estimated_seconds(training_spec(point(base, axes, k).request)) for k in sample
+            estimated_seconds(training_spec(point(base, axes, k).request), factors) for k in sample
         ) / len(sample)
         largest = max(1, math.floor(BATCH_SECONDS / seconds))
         workers = self.workers()

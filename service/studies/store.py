@@ -102,6 +102,9 @@ class RowRecord(Base):
     failure: Mapped[str | None] = mapped_column(Text)
     endpoint: Mapped[str | None] = mapped_column(Text)
     """A census run's endpoint as JSON text (:mod:`service.studies.census`); null otherwise."""
+    extrapolation: Mapped[str | None] = mapped_column(Text)
+    """An extrapolation point's test of the log rule as JSON text
+    (:mod:`service.studies.extrapolation`); null otherwise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +125,9 @@ class Row:
     failure: str | None = None
     endpoint: dict[str, Any] | None = None
     """A census run's identified endpoint (:mod:`service.studies.census`); None otherwise."""
+    extrapolation: dict[str, Any] | None = None
+    """An extrapolation point's test of the log rule (:mod:`service.studies.extrapolation`);
+    None otherwise."""
 
 
 def now() -> datetime:
@@ -274,8 +280,9 @@ class Store:
             fresh = [r for r in rows if r.index not in have]
             for r in fresh:
                 fields = asdict(r)
-                fields["weights"] = None if r.weights is None else json.dumps(r.weights)
-                fields["endpoint"] = None if r.endpoint is None else json.dumps(r.endpoint)
+                for name in _JSON_TEXT:
+                    value = fields[name]
+                    fields[name] = None if value is None else json.dumps(value)
                 s.add(RowRecord(study_id=study_id, **fields))
             s.execute(
                 update(StudyRecord)
@@ -321,6 +328,15 @@ class Store:
             ).all()
             return [(index, None if e is None else json.loads(e)) for index, e in found]
 
+    def extrapolations(self, study_id: str) -> list[Row]:
+        """Every finished extrapolation point, in index order: the rows as :meth:`rows`
+        gives them, without the paging (the summary and the figure read every one)."""
+        with self.session() as s:
+            found = s.scalars(
+                select(RowRecord).where(RowRecord.study_id == study_id).order_by(RowRecord.index)
+            ).all()
+            return [_row(r) for r in found]
+
     def verdict_counts(self, study_id: str) -> list[tuple[dict[str, Any], str | None]]:
         """(params, verdict) of every finished point, for the summary."""
         with self.session() as s:
@@ -330,10 +346,15 @@ class Store:
             return [(params, verdict) for params, verdict in found]
 
 
+_JSON_TEXT = ("weights", "endpoint", "extrapolation")
+"""The row's fields kept as JSON text (Python's float repr round-trips every bit)."""
+
+
 def _row(r: RowRecord) -> Row:
     fields = {f.name: getattr(r, f.name) for f in dataclass_fields(Row)}
-    fields["weights"] = None if r.weights is None else json.loads(r.weights)
-    fields["endpoint"] = None if r.endpoint is None else json.loads(r.endpoint)
+    for name in _JSON_TEXT:
+        text = fields[name]
+        fields[name] = None if text is None else json.loads(text)
     return Row(**fields)
 
 

@@ -1,4 +1,5 @@
-"""What a Dask worker runs: a batch of a sweep's points, each through the core's ``train``.
+"""What a Dask worker runs: a batch of a sweep's points, each through the core's ``train``
+(a census's identifies its endpoint, an extrapolation's also runs to c·T).
 
 The task function :func:`run_batch` is importable at module level (Dask's worker processes
 start with ``spawn``), takes plain data (the base request as JSON, the expanded axes, the
@@ -17,17 +18,21 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from service.core.analysis.census import Endpoint
 from service.core.budget import Budget
 from service.core.census import identified_run
 from service.core.errors import Cancelled, InvalidProblem, SolverFailed, TimeLimitExceeded
+from service.core.extrapolation import extrapolation_run, longer_runs
 from service.core.training import TrainingReport, TrainingSpec, train, work
 from service.limits import FLOW_EVALUATIONS
 from service.specs import training_spec
 from service.studies.census import endpoint_json
+from service.studies.extrapolation import check_json
 from service.studies.grid import point, point_params
+from service.studies.relaxation import endpoint_with_errors
 from service.studies.store import Row
 from service.vocabulary import Method
 
@@ -47,8 +52,12 @@ SECONDS_PER_ANSWER = 1e-3
 """The cost of a point besides its steps: the verdict, the theory's LP, the row."""
 
 
-def estimated_seconds(spec: TrainingSpec) -> float:
-    """About how long the point of ``spec`` runs (for sizing batches, not a limit)."""
+def estimated_seconds(spec: TrainingSpec, factors: list[float] | None = None) -> float:
+    """About how long the point of ``spec`` runs (for sizing batches, not a limit); with
+    ``factors`` (an extrapolation), its runs to c·T too."""
+    if factors:
+        longer = longer_runs(spec, factors)
+        return estimated_seconds(spec) + sum(estimated_seconds(long) for long in longer)
     steps = FLOW_EVALUATIONS if spec.method is Method.FLOW else spec.stop.steps
     return steps * SECONDS_PER_STEP + work(spec) / MULTIPLY_ADDS_PER_SECOND + SECONDS_PER_ANSWER
 
@@ -69,8 +78,10 @@ def row_of(
     report: TrainingReport,
     seconds: float,
     endpoint: Endpoint | None = None,
+    extrapolation: dict[str, Any] | None = None,
 ) -> Row:
-    """A study row from a /train report (and a census run's endpoint)."""
+    """A study row from a /train report (and a census run's endpoint, or an extrapolation
+    point's test of the log rule as JSON)."""
     run, divergence = report.run, report.divergence
     log_rate = divergence.log_rate
     return Row(
@@ -86,6 +97,7 @@ def row_of(
         weights=[float(w) for w in run.weights],
         seconds=seconds,
         endpoint=None if endpoint is None else endpoint_json(endpoint),
+        extrapolation=extrapolation,
     )
 
 
@@ -117,10 +129,13 @@ def run_points(
     budget: Budget,
     should_stop: Callable[[], bool] | None = None,
     identify: bool = False,
+    factors: list[float] | None = None,
+    relax: bool = False,
 ) -> list[Row]:
     """Run the points ``indices`` of the grid, in order; stop early (keeping what finished)
     when ``should_stop()`` says so. With ``identify`` (a census), each row carries its run's
-    endpoint."""
+    endpoint; with ``factors`` (an extrapolation), its test of the log rule; with ``relax``
+    (a relaxation), its endpoint (the run not extended) and its recorded E."""
     rows = []
     for index in indices:
         if should_stop is not None and should_stop():
@@ -129,9 +144,17 @@ def run_points(
         try:
             p = point(base, axes, index)
             spec = training_spec(p.request)
-            endpoint = None
+            endpoint = extrapolation = None
+            endpoint_data: dict[str, Any] | None = None
             if identify:
                 report, endpoint = identified_run(spec, budget, should_stop)
+            elif relax:
+                report, found = identified_run(spec, budget, should_stop, extend=False)
+                extrapolation = None
+                endpoint_data = endpoint_with_errors(found, report.run.trajectory)
+            elif factors:
+                report, tested = extrapolation_run(spec, factors, budget, should_stop)
+                extrapolation = check_json(tested)
             else:
                 report = train(spec, budget, should_stop=should_stop)
         except Cancelled:
@@ -143,7 +166,11 @@ def run_points(
                 )
             )
             continue
-        rows.append(row_of(index, p.params, report, time.perf_counter() - start, endpoint))
+        seconds = time.perf_counter() - start
+        row = row_of(index, p.params, report, seconds, endpoint, extrapolation)
+        if endpoint_data is not None:
+            row = replace(row, endpoint=endpoint_data)
+        rows.append(row)
     return rows
 
 
@@ -154,6 +181,8 @@ def run_batch(
     budget: tuple[int, int, int, float | None, int, int],
     cancel_event: str | None,
     identify: bool = False,
+    factors: list[float] | None = None,
+    relax: bool = False,
 ) -> list[Row]:
     """The Dask task: :func:`run_points` with the study's cancel event (a
     :class:`distributed.Event` named ``cancel_event``) as ``should_stop``."""
@@ -171,4 +200,4 @@ def run_batch(
                 last[0], last[1] = moment, bool(flag.is_set())
             return bool(last[1])
 
-    return run_points(base, axes, indices, Budget(*budget), should_stop, identify)
+    return run_points(base, axes, indices, Budget(*budget), should_stop, identify, factors, relax)

@@ -188,7 +188,26 @@ def test_non_finite_case_reports_the_last_finite_state(client: TestClient) -> No
             "order",
             "`order` applies to method 'online' only, not to 'gd'",
         ),
-        ({**SCALAR, "method": "anneal"}, "request", "method", "method must be one of 'gd'"),
+        ({**SCALAR, "method": "relax"}, "request", "method", "method must be one of 'gd'"),
+        (
+            {**SCALAR, "method": "anneal", "temperature": -0.5},
+            "request",
+            "temperature",
+            "greater than or equal to 0",
+        ),
+        ({**SCALAR, "method": "anneal"}, "request", "temperature", "Field required"),
+        (
+            {**SCALAR, "method": "anneal", "temperature": 1, "cooling_time": 0},
+            "request",
+            "cooling_time",
+            "greater than 0",
+        ),
+        (
+            {**SCALAR, "temperature": 1.0},
+            "request",
+            "temperature",
+            "`temperature` applies to method 'anneal' only, not to 'gd'",
+        ),
         (
             {"dataset": {"inputs": [[1.0]], "targets": [True]}},
             "request",
@@ -314,3 +333,24 @@ def test_the_cli_says_its_version(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"])
     assert done.value.code == 0
     assert capsys.readouterr().out == f"learndyn {dist_version('learndyn')}\n"
+
+
+def test_anneal_answers_its_temperatures_and_is_reproducible(client: TestClient) -> None:
+    body = {**SCALAR, "method": "anneal", "temperature": 0.5, "cooling_time": 20, "seed": 4,
+            "steps": 5000, "record": {"points": 30}}  # fmt: skip
+    first, again = (client.post("/train", json=body).json() for _ in range(2))
+    assert first == again
+    history = first["history"]
+    assert len(history["temperature"]) == len(history["t"])
+    assert history["temperature"][0] == 0.5
+    t_last = history["t"][-1]
+    assert history["temperature"][-1] == pytest.approx(0.5 / math.log(math.e + t_last / 20))
+    other = client.post("/train", json={**body, "seed": 5}).json()
+    assert other["weights"] != first["weights"]
+    # T₀ = 0 is gd's answer, but for the temperatures it also lists (all 0)
+    cold = client.post("/train", json={**body, "temperature": 0}).json()
+    gd = client.post("/train", json={**SCALAR, "seed": 4, "steps": 5000,
+                                     "record": {"points": 30}}).json()  # fmt: skip
+    assert cold["history"].pop("temperature") == [0.0] * len(gd["history"]["t"])
+    assert gd["history"].pop("temperature") is None
+    assert cold == gd

@@ -159,7 +159,7 @@ def test_a_short_run_is_undetermined(client: TestClient) -> None:
             {"method": "flow", "t_max": 10.0, "steps": 100},
             "request",
             "steps",
-            "`steps` applies to method 'gd' and 'online' only, not to 'flow'",
+            "`steps` applies to method 'gd', 'online' and 'anneal' only, not to 'flow'",
         ),
         (
             {"method": "flow", "t_max": 10.0, "order": "shuffled"},

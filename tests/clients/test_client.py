@@ -207,7 +207,9 @@ def test_the_client_names_another_methods_field_as_the_service_would(
         remote["errors"], key=lambda e: e["field"]
     )
     steps = next(e for e in remote["errors"] if e["field"] == "steps")
-    assert steps["message"] == "`steps` applies to method 'gd' and 'online' only, not to 'flow'"
+    assert steps["message"] == (
+        "`steps` applies to method 'gd', 'online' and 'anneal' only, not to 'flow'"
+    )
 
 
 def test_keyword_arguments_and_request_model_agree(app_transport: httpx.MockTransport) -> None:

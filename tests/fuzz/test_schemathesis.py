@@ -76,6 +76,9 @@ UNSTATABLE = {
     "dataset": "/minima: one weight (m = 1)",
     "grid": "the product of the axes within the points and work limits",
     "starts": "a census: its runs within the study's points and work limits",
+    "factors": "an extrapolation: c·T within the steps, t_max and work limits of one run, "
+    "whole steps apart, and every run within the study's work limit",
+    "method": "an extrapolation: gd, online or flow (the log rule extrapolates no other)",
 }
 """Fields whose rules JSON Schema cannot state, with the rule; a study names them under
 ``base.`` or ``grid.`` (a grid value is checked by /train's rules)."""

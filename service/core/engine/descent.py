@@ -7,6 +7,13 @@ Conventions
   order or in a fresh permutation per pass, updating after each example with the gradient of
   that example's own term (the perceptron: ``x ← x + 2η·(1 − θ(z_i))·θ'(z_i)·B_i`` with
   ``z_i = B_i·x``; a net: ``x ← x − η·∇E_i(x)``). t counts passes.
+* ``anneal`` (Langevin relaxation): ``x_{t+1} = x_t − η·∇E(x_t) + √(2η·T_t)·ξ_t`` with ξ_t
+  standard normal and the logarithmic cooling schedule ``T_t = T₀/ln(e + t/τ)`` (Geman and
+  Hwang), T₀ the ``temperature`` and τ the ``cooling_time``; t counts steps. The ξ_t are
+  ``np.random.default_rng([seed, 2]).standard_normal`` drawn in order, m per step (a chunk's
+  at once: the same stream whatever the chunks), so a run is reproducible from its seed
+  (seed 0 when none is given). T₀ = 0 is ``gd`` to the last bit. The recorded t_delta is the
+  drift t·(−η·∇E(x_t)), the noise left out (see :mod:`service.core.engine.kernel`).
 * The stop rules and their precedence are those of :mod:`service.core.engine.run`.
 
 :func:`run_descent` takes either model (:data:`service.core.model.models.Model`) and runs the
@@ -54,6 +61,8 @@ control between chunks (for a deadline, and to draw the next chunk's permutation
 MAX_CHUNK_STEPS = 1_000_000
 MAX_CHUNK_ORDERS = 1 << 18
 """At most this many permutation entries (steps × n) are drawn per chunk."""
+MAX_CHUNK_NOISE = 1 << 18
+"""At most this many normals (steps × m) are drawn per chunk of an annealing run (2 MB)."""
 
 # Bound of |(1 − θ(z))·θ'(z)| over all z and activations: 2·(2/√π) for erf is the largest.
 _MAX_RESIDUAL = 2.0 * 2.0 / math.sqrt(math.pi)
@@ -123,12 +132,14 @@ class CompiledModel:
         return z
 
 
-def chunk_steps(work: int, n: int, shuffled: bool) -> int:
+def chunk_steps(work: int, n: int, shuffled: bool, noisy_weights: int = 0) -> int:
     """Steps per kernel call: about CHUNK_WORK multiply-adds for an evaluation of ``work``
-    multiply-adds, within the caps above."""
+    multiply-adds, within the caps above (``noisy_weights``: m for an annealing run)."""
     steps = CHUNK_WORK // work
     if shuffled:
         steps = min(steps, MAX_CHUNK_ORDERS // n)
+    if noisy_weights:
+        steps = min(steps, MAX_CHUNK_NOISE // noisy_weights)
     return max(1, min(steps, MAX_CHUNK_STEPS))
 
 
@@ -142,10 +153,13 @@ def run_descent(
     initial: Sequence[float] | None = None,
     seed: int | None = None,
     order: Order = Order.GIVEN,
+    temperature: float = 0.0,
+    cooling_time: float = 1.0,
     deadline: Deadline = NO_DEADLINE,
     should_stop: Callable[[], bool] | None = None,
 ) -> RunResult:
-    """Run gradient descent (``gd``) or online backprop (``online``) from ``initial``.
+    """Run gradient descent (``gd``), online backprop (``online``) or Langevin relaxation
+    (``anneal``) from ``initial``.
 
     (The gradient flow, ``method="flow"``, is :func:`service.core.engine.flow.run_flow`.)
 
@@ -161,7 +175,9 @@ def run_descent(
         How many log-spaced times to record besides t = 0.
     initial, seed
         Initial weights; see :func:`service.core.model.models.initial_point`. ``seed`` also
-        drives the shuffled order.
+        drives the shuffled order and the annealing noise.
+    temperature, cooling_time
+        ``anneal``: T₀ ≥ 0 and τ > 0 of the cooling schedule T_t = T₀/ln(e + t/τ).
     deadline
         The computation's wall-time deadline (:mod:`service.core.deadline`); checked between
         chunks of the compiled kernel (a chunk is about 2^22 multiply-adds, a fraction of a
@@ -176,12 +192,21 @@ def run_descent(
         raise InvalidProblem("steps", "must be at least 1")
     if record_points < 1:
         raise InvalidProblem("record.points", "must be at least 1")
-    if method not in (Method.GD, Method.ONLINE):
-        raise InvalidProblem("method", f"run_descent runs 'gd' and 'online', not {method!r}")
+    if method not in (Method.GD, Method.ONLINE, Method.ANNEAL):
+        raise InvalidProblem(
+            "method", f"run_descent runs 'gd', 'online' and 'anneal', not {method!r}"
+        )
+    if method is Method.ANNEAL:
+        if not (temperature >= 0 and math.isfinite(temperature)):
+            raise InvalidProblem("temperature", "must be a finite number ≥ 0")
+        if not (cooling_time > 0 and math.isfinite(cooling_time)):
+            raise InvalidProblem("cooling_time", "must be a finite number > 0")
     if order is Order.SHUFFLED and method is not Method.ONLINE:
         raise InvalidProblem("order", "'shuffled' applies to method 'online' only")
     x0 = initial_point(model, initial, seed)
     rng = np.random.default_rng([0 if seed is None else seed, 1])
+    annealing = method is Method.ANNEAL and temperature > 0
+    noise = np.random.default_rng([0 if seed is None else seed, 2]) if annealing else None
     return _descend(
         CompiledModel(model),
         method is Method.ONLINE,
@@ -192,7 +217,27 @@ def run_descent(
         rng if order is Order.SHUFFLED else None,
         deadline,
         should_stop,
+        Annealing(temperature, cooling_time, noise) if noise is not None else None,
     )
+
+
+class Annealing:
+    """An annealing run's schedule (T₀, τ) and its noise generator (see the module docstring)."""
+
+    def __init__(self, temperature: float, cooling_time: float, noise: np.random.Generator):
+        self.temperature = temperature
+        self.cooling_time = cooling_time
+        self.noise = noise
+
+    def chunk(self, t: int, t_end: int, m: int) -> tuple[float, float, Array, int]:
+        """The kernel's ``anneal`` argument for the steps t … t_end − 1 (its normals drawn)."""
+        xi = self.noise.standard_normal((t_end - t, m))
+        return (self.temperature, self.cooling_time, xi, t)
+
+
+def _no_annealing(m: int) -> tuple[float, float, Array, int]:
+    """The kernel's ``anneal`` argument of a run without noise."""
+    return (0.0, 1.0, np.empty((0, m)), 0)
 
 
 def _check_gradient(model: Model) -> bool:
@@ -215,11 +260,13 @@ def _descend(
     rng: np.random.Generator | None,
     deadline: Deadline,
     should_stop: Callable[[], bool] | None = None,
+    annealing: Annealing | None = None,
 ) -> RunResult:
     """The compiled kernel, driven in chunks of :func:`chunk_steps` steps.
 
     ``rng`` (shuffled online runs only) draws the pass orders: the permutations of a chunk
     are drawn at once, row by row exactly as successive ``rng.permutation(n)`` calls.
+    ``annealing`` (annealing runs with T₀ > 0) draws each chunk's normals before it runs.
     """
     ks = _k.kernels()
     model, n, m = compiled.model, compiled.n, compiled.m
@@ -240,10 +287,12 @@ def _descend(
     start = ks.start_run(arguments, scratch, state, rules)
 
     def chunk(t_end: int, orders: NDArray[np.int64], t_orders: int) -> int:
+        t = int(istate[_k.T])
+        noise = _no_annealing(m) if annealing is None else annealing.chunk(t, t_end, m)
         return int(
             ks.run_chunk(
                 arguments, scratch, online, learning_rate, state, records, rules, t_end,
-                orders, rng is not None, t_orders,
+                orders, rng is not None, t_orders, noise,
             )
         )  # fmt: skip
 
@@ -254,7 +303,7 @@ def _descend(
             )
         )
 
-    per_chunk = chunk_steps(compiled.work, n, rng is not None)
+    per_chunk = chunk_steps(compiled.work, n, rng is not None, m if annealing else 0)
     code, t, size = drive_chunks(
         int(start), stop.steps, per_chunk, n, rng, istate, chunk, finish, deadline, should_stop
     )

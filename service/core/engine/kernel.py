@@ -80,6 +80,13 @@ T, K = 0, 1  # int state: t (steps taken), k (index of the next scheduled time)
 ERR, LAST_STEP = 0, 1  # float state: E(x_t), ‖x_t − x_{t−1}‖₂
 
 
+@njit(inline="always")
+def cooling(t0: float, tau: float, t: float) -> float:
+    """The annealing temperature at step t: T_t = T₀/ln(e + t/τ) (Geman and Hwang's
+    logarithmic schedule; T_0 = T₀)."""
+    return t0 / math.log(math.e + t / tau)
+
+
 @njit
 def _evaluate_model(model: Any, scratch: Any, x: Any, z: Any, g: Any, need_g: bool) -> Any:
     """z ← the margins, g ← ∇E(x) (if ``need_g``); returns (E, finite) for either model."""
@@ -174,8 +181,15 @@ def _run_chunk(
     orders: Any,
     shuffled: bool,
     t_orders: int,
+    anneal: Any,
 ) -> int:
     """Take steps from t until a stop rule fires or t reaches ``t_end``; return the stop code.
+
+    ``anneal`` = (T₀, τ, noise, t_noise): with T₀ > 0 (gd only) the step from x_t adds
+    √(2η·T_t)·ξ_t, T_t = T₀/ln(e + t/τ), with ξ_t = ``noise[t − t_noise]`` (standard normals
+    the driver draws for the chunk), and the recorder stores the drift t·(−η·∇E(x_t)) as
+    the step's t_delta (the noise left out, so that the verdict reads the deterministic
+    motion); with T₀ = 0 the step and the record are gd's, to the bit.
 
     The state (x, its margins z, its gradient g, E, t, the schedule index k, the last step
     length) is read from and written back to the arrays, so the caller can resume with the
@@ -198,6 +212,8 @@ def _run_chunk(
     x, z, g, x_new, z_new, g_new, istate, fstate = state
     schedule, rec_t, rec_error, rec_weights, rec_t_delta = records
     steps, error_tolerance, classify, weight_bound, step_tolerance = rules
+    t0, tau, noise, t_noise = anneal
+    annealing = t0 > 0.0
     n = z.shape[0]
     m = x.shape[0]
     t = istate[T]
@@ -224,6 +240,11 @@ def _run_chunk(
             )  # fmt: skip
         elif online:
             online_pass(kind, B, eta, x, x_new, orders, t - t_orders if shuffled else 0)
+        elif annealing:
+            spread = math.sqrt(2.0 * eta * cooling(t0, tau, t))
+            row = t - t_noise
+            for j in range(m):
+                x_new[j] = (x[j] - eta * g[j]) + spread * noise[row, j]
         else:
             for j in range(m):
                 x_new[j] = x[j] - eta * g[j]
@@ -273,7 +294,7 @@ def _run_chunk(
             rec_error[k] = err
             for j in range(m):
                 rec_weights[k, j] = x[j]
-                rec_t_delta[k, j] = t * (x_new[j] - x[j])
+                rec_t_delta[k, j] = t * (-eta * g[j]) if annealing else t * (x_new[j] - x[j])
             k += 1
         squares = 0.0
         for j in range(m):
