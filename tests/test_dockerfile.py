@@ -253,6 +253,7 @@ class Image:
         assert done.returncode == 0, f"RUN {command}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
 
 
+@pytest.mark.slow  # 60-70 s (a venv and a wheel install); python3 run.py test --slow
 def test_build_and_start_replayed_in_a_fresh_virtual_environment(tmp_path: Path) -> None:
     image = Image(tmp_path)
     for instruction, value in instructions():
