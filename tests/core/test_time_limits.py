@@ -129,9 +129,11 @@ def test_trains_analysis_is_within_the_same_deadline(not_separable: np.ndarray) 
         inputs=not_separable.tolist(), targets=[1.0] * len(not_separable), stop=StopRules(steps=1)
     )
     started = time.monotonic()
+    # 1 s: the run itself (the 4000×400 data read from lists, one step) takes 0.3 s, up to
+    # 0.6 s on a loaded machine; the analysis must then stop within one solve of the deadline
     with pytest.raises(TimeLimitExceeded, match="while testing the data's separability"):
-        train(spec, Budget(compute_seconds=0.5))
-    assert time.monotonic() - started < 3.0
+        train(spec, Budget(compute_seconds=1.0))
+    assert time.monotonic() - started < 3.5
 
 
 def after(seconds: float) -> Callable[[], bool]:
