@@ -393,8 +393,9 @@ class RelaxationSummary(BaseModel):
     )
     methods: list[MethodOutcome] = Field(description="gd first, then each T₀ ascending.")
     winner: str | None = Field(
-        description="The method with the highest success rate (every method runs the same "
-        "steps), when its interval lies above every other's; null otherwise."
+        description="The best annealing temperature when its success rate's interval lies "
+        "above gd's, gd when its interval lies above every temperature's (every method runs "
+        "the same steps); null otherwise."
     )
     explanation: str
 

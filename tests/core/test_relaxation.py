@@ -55,6 +55,15 @@ def test_the_winner_has_the_highest_rate_beyond_the_others_intervals_whatever_th
     # the same rates at a tenth of the starts: the intervals overlap, nobody wins
     close = compare(runs(0.0, [1.0] + [3.0] * 3, 0.01) + runs(1.0, [1.1] * 3 + [3.0], 0.01), minima)
     assert close.winner is None and "overlap" in close.explanation
+    # gd above every temperature wins; a tie between two temperatures does not hide a winner
+    cold = compare(runs(0.0, [1.0] * 36 + [3.0] * 4, 0.01) + gd_like(1.0) + gd_like(2.0), minima)
+    assert cold.winner == "gd"
+    tie = compare(gd + hot + runs(2.0, [1.1] * 36 + [3.0] * 4, 0.01), minima)
+    assert tie.winner == "anneal T0=1"
+
+
+def gd_like(temperature: float) -> list[RelaxationRun]:
+    return runs(temperature, [1.0] * 5 + [3.0] * 35, 0.01)
 
 
 def test_the_global_error_is_the_lowest_minimum_or_final_error_unless_given() -> None:
