@@ -48,8 +48,9 @@ def studies_of(request: Request) -> Studies:
 async def existing_study(study_id: StudyId, request: Request) -> str:
     """The study id, or 404 before any response starts (the event stream cannot answer 404
     once it has begun)."""
-    view = await anyio.to_thread.run_sync(studies_of(request).get, study_id)
-    _found(view, study_id)
+    record = await anyio.to_thread.run_sync(studies_of(request).record, study_id)
+    if record is None:  # the record alone: a census's summary is not computed to say it exists
+        raise HTTPException(404, f"no study {study_id}")
     return study_id
 
 
@@ -107,7 +108,8 @@ def study_results(
 ) -> StudyRows | Response:
     """A page of a study's rows, in index order (``format=csv``: the page as CSV)."""
     studies = studies_of(request)
-    _found(studies.get(study_id), study_id)
+    if studies.record(study_id) is None:  # the record alone, not the summary
+        raise HTTPException(404, f"no study {study_id}")
     rows, total = studies.rows(study_id, query.offset, query.limit)
     page = StudyRows(
         rows=[row_response(r) for r in rows], total=total, offset=query.offset, limit=query.limit

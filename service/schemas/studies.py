@@ -290,7 +290,11 @@ class CensusSummary(BaseModel):
         "undetermined), that failed, or that stopped at a saddle."
     )
     unresolved_reasons: dict[str, int] = Field(description="Why, with how many runs each.")
-    saddles: list[CensusMinimum] = Field(description="Saddles some runs stopped at.")
+    saddles: list[CensusMinimum] = Field(
+        description="Finite points some runs stopped at that are not minima: saddles, and "
+        "points whose gradient stays above 1e-8 after Newton's polish (runs float64 stopped "
+        "on their way to infinity)."
+    )
     distinct: int = Field(description="Distinct minima found.")
     singletons: int = Field(description="f1: minima hit by exactly one run.")
     doubletons: int = Field(description="f2: minima hit by exactly two runs.")

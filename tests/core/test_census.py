@@ -213,6 +213,20 @@ def test_members_are_the_indices_of_the_starts_whatever_the_order_rows_finish_in
     assert abs(found.minima[0].weights[0] - (-0.1811740875163922)) < 1e-12  # polished
 
 
+def test_a_finite_endpoint_that_is_not_a_critical_point_or_is_flat_is_not_a_minimum() -> None:
+    spec = TrainingSpec(inputs=[[1.0], [3.0]], targets=[1, -1], stop=StopRules(steps=10))
+    model = model_of(spec)
+    # x = 0.6, on the slope up to the maximum (0.81): ∇E ≠ 0, Newton climbs to the maximum
+    # or stays off a critical point — a saddle either way, not a minimum
+    sloped = Endpoint(EndpointLocation.FINITE, weights=np.array([0.6]), error=3.9)
+    # x = 25: every unit saturated, E = 4 to the last bit and ∇E ≈ 1e-43 — float64 sees a
+    # flat point; it is the way to the minimum at +∞, not a finite minimum
+    flat = Endpoint(EndpointLocation.FINITE, weights=np.array([25.0]), error=4.0)
+    for stopped in (sloped, flat):
+        found = summarize(model, [(0, stopped)], starts=1)
+        assert found.minima == [] and found.unresolved == 1 and len(found.saddles) == 1
+
+
 # --- the local analysis of a finite minimum ------------------------------------------------
 
 

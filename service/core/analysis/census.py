@@ -21,7 +21,11 @@ Then :func:`summarize` clusters the identified endpoints into distinct minima:
 
 * finite endpoints within :data:`FINITE_TOLERANCE`·(1 + ‖x‖) of a minimum's representative
   (Euclidean) are the same minimum; each representative is then polished by Newton's method
-  on E (:func:`polish`), and its gradient norm and Hessian eigenvalues are reported: all
+  on E (:func:`polish`) and must then be a critical point (‖∇E‖ ≤ :data:`GRADIENT_TOLERANCE`)
+  whose Hessian is not flat (some eigenvalue above :data:`EIGEN_TOLERANCE`: a run that float64
+  stopped where every unit saturated is on its way to infinity; otherwise its runs count as
+  unresolved, with the saddles), and its gradient norm and Hessian eigenvalues are reported:
+  all
   eigenvalues above :data:`EIGEN_TOLERANCE`·max(1, λ_max) is a minimum, none below −that a
   *degenerate* one (positive semidefinite), a negative one a saddle (counted apart: descent
   reaches a saddle only from a set of starts of measure zero);
@@ -87,6 +91,10 @@ MAX_IMAGES = 40_320
 """At most this many symmetric images of a net's point are tried (8! — every hidden layer of
 a net within the limits on weights has far fewer); beyond, symmetric copies are not merged
 and the answer says so."""
+GRADIENT_TOLERANCE = 1e-8
+"""A finite endpoint is a critical point when ‖∇E‖₂ is at most this after the Newton polish
+(a true minimum polishes to rounding, ~1e-15; a run still on its way to infinity that
+float64 saw stop keeps a gradient of 1e-7 or more): otherwise it is not a minimum."""
 NEWTON_STEPS = 50
 """At most this many Newton steps polish a finite minimum."""
 
@@ -337,13 +345,18 @@ def _copies(x: Array, images: Sequence[Image], scale: float) -> int:
 def _finite_minimum(
     model: Model, cluster: _Cluster, starts: int, images: Sequence[Image]
 ) -> Minimum | None:
-    """The cluster's polished minimum, or None when it is a saddle."""
+    """The cluster's polished minimum, or None when it is a saddle, not a critical point
+    (its gradient above :data:`GRADIENT_TOLERANCE` after the polish) or flat (every Hessian
+    eigenvalue within :data:`EIGEN_TOLERANCE` of 0: the units saturated, float64 cannot tell
+    the point from the limit at infinity it is on its way to)."""
     assert cluster.first.weights is not None
     x = polish(model, cluster.first.weights)
     error, gradient = model_error_and_gradient(model, x)
     eigenvalues = np.linalg.eigvalsh(hessian(model, x))
     floor = EIGEN_TOLERANCE * max(1.0, float(eigenvalues[-1]))
-    if eigenvalues[0] < -floor:
+    if eigenvalues[0] < -floor or float(np.linalg.norm(gradient)) > GRADIENT_TOLERANCE:
+        return None
+    if eigenvalues[-1] <= EIGEN_TOLERANCE:  # flat to second order: saturated, not a minimum
         return None
     scale = FINITE_TOLERANCE * (1.0 + float(np.linalg.norm(x)))
     return Minimum(
