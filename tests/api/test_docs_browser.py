@@ -158,6 +158,7 @@ def assert_offline(traffic: Traffic, base_url: str) -> None:
     assert not traffic.errors, traffic.errors
 
 
+@pytest.mark.slow  # 35-40 s (Chromium); tests/api/test_docs.py checks the offline assets by default
 def test_swagger_ui_renders_every_operation_offline(
     browser: tuple[Any, Traffic], base_url: str, tmp_path: Path
 ) -> None:

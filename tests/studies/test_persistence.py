@@ -70,6 +70,7 @@ def test_a_sweep_resumes_after_sigkill_on_sqlite(tmp_path: Path) -> None:
     check_resume_after_sigkill(tmp_path, {})
 
 
+@pytest.mark.slow  # 40 s (PostgreSQL from Debian's binaries); the SQLite twin runs by default
 def test_a_sweep_resumes_after_sigkill_on_postgresql(tmp_path: Path) -> None:
     with postgres(tmp_path) as url:
         check_resume_after_sigkill(tmp_path, {"LEARNDYN_DATABASE_URL": url})
