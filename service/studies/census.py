@@ -21,7 +21,7 @@ from service.core.analysis.census import Census, Endpoint, summarize
 from service.core.census import DEFAULT_HALF_WIDTH, census_starts
 from service.core.errors import InvalidProblem
 from service.core.training import model_of
-from service.schemas.studies import CensusRequest
+from service.schemas.studies import CensusRequest, RelaxationRequest
 from service.schemas.train import TRAIN_REQUEST, without_method_tag
 from service.specs import training_spec
 from service.vocabulary import EndpointLocation, Method
@@ -34,15 +34,29 @@ AXIS = "initial_weights"
 """The census's one axis: the starts."""
 
 
-def plan(request: CensusRequest) -> tuple[dict[str, Any], dict[str, list[Any]]]:
-    """The /train request every run shares (as JSON) and the axis of starts."""
-    base: dict[str, Any] = {
+def model_fields(request: CensusRequest | RelaxationRequest) -> dict[str, Any]:
+    """The /train fields of the model a census or a relaxation runs on (as JSON)."""
+    return {
         "dataset": request.dataset.model_dump(mode="json", exclude_unset=True),
         "activation": request.activation.value,
         "network": request.network.model_dump(mode="json"),
-        "method": request.method.value,
         "learning_rate": request.learning_rate,
     }
+
+
+def starts_for(
+    base: dict[str, Any], request: CensusRequest | RelaxationRequest
+) -> list[list[float]]:
+    """The request's K starts over its box, for the model of ``base``."""
+    m = model_of(training_spec(TRAIN_REQUEST.validate_python(base))).m
+    half_width = DEFAULT_HALF_WIDTH if request.init is None else request.init
+    starts: list[list[float]] = census_starts(m, request.starts, half_width, request.seed).tolist()
+    return starts
+
+
+def plan(request: CensusRequest) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """The /train request every run shares (as JSON) and the axis of starts."""
+    base: dict[str, Any] = {**model_fields(request), "method": request.method.value}
     if request.method is Method.FLOW:
         if request.steps is not None:
             raise InvalidProblem("steps", "a flow census runs to t_max; steps is gd's")
@@ -54,16 +68,13 @@ def plan(request: CensusRequest) -> tuple[dict[str, Any], dict[str, list[Any]]]:
             raise InvalidProblem("t_max", "a gd census runs for steps; t_max is the flow's")
         base["steps"] = DEFAULT_CENSUS_STEPS if request.steps is None else request.steps
     try:
-        train = TRAIN_REQUEST.validate_python(base)
+        TRAIN_REQUEST.validate_python(base)  # named as the census names its fields
     except ValidationError as error:
         first = error.errors()[0]
         raise InvalidProblem(
             ".".join(str(p) for p in without_method_tag(first["loc"])) or "method", first["msg"]
         ) from None
-    m = model_of(training_spec(train)).m
-    half_width = DEFAULT_HALF_WIDTH if request.init is None else request.init
-    starts = census_starts(m, request.starts, half_width, request.seed)
-    return base, {AXIS: starts.tolist()}
+    return base, {AXIS: starts_for(base, request)}
 
 
 def endpoint_json(end: Endpoint) -> dict[str, Any]:

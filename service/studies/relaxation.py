@@ -17,13 +17,12 @@ from typing import Any
 
 from service.core.analysis.census import Endpoint, summarize
 from service.core.analysis.relaxation import Relaxation, RelaxationRun, compare
-from service.core.census import DEFAULT_HALF_WIDTH, census_starts
 from service.core.engine.recorder import Trajectory
 from service.core.training import model_of
 from service.schemas.studies import RelaxationRequest
 from service.schemas.train import TRAIN_REQUEST
 from service.specs import training_spec
-from service.studies.census import endpoint_json, endpoint_of
+from service.studies.census import endpoint_json, endpoint_of, model_fields, starts_for
 from service.studies.grid import START_AXIS
 from service.vocabulary import Method
 
@@ -31,21 +30,16 @@ from service.vocabulary import Method
 def plan(request: RelaxationRequest) -> tuple[dict[str, Any], dict[str, list[Any]]]:
     """The /train request every run shares (as JSON) and the two axes."""
     base: dict[str, Any] = {
-        "dataset": request.dataset.model_dump(mode="json", exclude_unset=True),
-        "activation": request.activation.value,
-        "network": request.network.model_dump(mode="json"),
+        **model_fields(request),
         "method": Method.ANNEAL.value,
         "steps": request.steps,
-        "learning_rate": request.learning_rate,
         "temperature": 0.0,
         "cooling_time": request.cooling_time,
     }
-    m = model_of(training_spec(TRAIN_REQUEST.validate_python(base))).m
-    half_width = DEFAULT_HALF_WIDTH if request.init is None else request.init
-    starts = census_starts(m, request.starts, half_width, request.seed)
+    starts = starts_for(base, request)
     pairs = [
         {"initial_weights": start, "seed": request.seed * request.starts + k}
-        for k, start in enumerate(starts.tolist())
+        for k, start in enumerate(starts)
     ]
     temperatures = [0.0, *sorted(set(request.temperatures))]
     return base, {"temperature": temperatures, START_AXIS: pairs}

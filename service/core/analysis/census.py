@@ -239,8 +239,8 @@ def summarize(
     minima: list[Minimum] = []
     saddles: list[Minimum] = []
     for cluster in finite:
-        found = _finite_minimum(model, cluster, starts, images)
-        (saddles if found is None else minima).append(found or _saddle(model, cluster, starts))
+        point, is_minimum = _finite_minimum(model, cluster, starts, images)
+        (minima if is_minimum else saddles).append(point)
     minima.extend(_infinite_minimum(cluster, starts, images) for cluster in infinite)
     minima.sort(key=lambda m: (m.error, -m.hits))
     identified = sum(m.hits for m in minima)
@@ -344,50 +344,36 @@ def _copies(x: Array, images: Sequence[Image], scale: float) -> int:
 
 def _finite_minimum(
     model: Model, cluster: _Cluster, starts: int, images: Sequence[Image]
-) -> Minimum | None:
-    """The cluster's polished minimum, or None when it is a saddle, not a critical point
-    (its gradient above :data:`GRADIENT_TOLERANCE` after the polish) or flat (every Hessian
-    eigenvalue within :data:`EIGEN_TOLERANCE` of 0: the units saturated, float64 cannot tell
-    the point from the limit at infinity it is on its way to)."""
+) -> tuple[Minimum, bool]:
+    """The cluster's polished point, and whether it is a minimum: not when it is a saddle,
+    not a critical point (its gradient above :data:`GRADIENT_TOLERANCE` after the polish) or
+    flat (every Hessian eigenvalue within :data:`EIGEN_TOLERANCE` of 0: the units saturated,
+    float64 cannot tell the point from the limit at infinity it is on its way to)."""
     assert cluster.first.weights is not None
     x = polish(model, cluster.first.weights)
     error, gradient = model_error_and_gradient(model, x)
-    eigenvalues = np.linalg.eigvalsh(hessian(model, x))
+    eigenvalues = np.asarray(np.linalg.eigvalsh(hessian(model, x)), dtype=np.float64)
     floor = EIGEN_TOLERANCE * max(1.0, float(eigenvalues[-1]))
-    if eigenvalues[0] < -floor or float(np.linalg.norm(gradient)) > GRADIENT_TOLERANCE:
-        return None
-    if eigenvalues[-1] <= EIGEN_TOLERANCE:  # flat to second order: saturated, not a minimum
-        return None
+    gradient_norm = float(np.linalg.norm(gradient))
+    is_minimum = (
+        eigenvalues[0] >= -floor
+        and gradient_norm <= GRADIENT_TOLERANCE
+        and eigenvalues[-1] > EIGEN_TOLERANCE  # not flat to second order (saturated)
+    )
     scale = FINITE_TOLERANCE * (1.0 + float(np.linalg.norm(x)))
-    return Minimum(
+    point = Minimum(
         location=EndpointLocation.FINITE,
         error=error,
         hits=len(cluster.members),
         basin_fraction=len(cluster.members) / starts,
         members=cluster.members,
         weights=x,
-        gradient_norm=float(np.linalg.norm(gradient)),
-        hessian_eigenvalues=np.asarray(eigenvalues, dtype=np.float64),
-        degenerate=bool(eigenvalues[0] <= floor),
-        symmetric_copies=_copies(x, images, scale),
+        gradient_norm=gradient_norm,
+        hessian_eigenvalues=eigenvalues,
+        degenerate=bool(is_minimum and eigenvalues[0] <= floor),
+        symmetric_copies=_copies(x, images, scale) if is_minimum else 1,
     )
-
-
-def _saddle(model: Model, cluster: _Cluster, starts: int) -> Minimum:
-    assert cluster.first.weights is not None
-    x = polish(model, cluster.first.weights)
-    error, gradient = model_error_and_gradient(model, x)
-    return Minimum(
-        location=EndpointLocation.FINITE,
-        error=error,
-        hits=len(cluster.members),
-        basin_fraction=len(cluster.members) / starts,
-        members=cluster.members,
-        weights=x,
-        gradient_norm=float(np.linalg.norm(gradient)),
-        hessian_eigenvalues=np.asarray(np.linalg.eigvalsh(hessian(model, x)), dtype=np.float64),
-        degenerate=False,
-    )
+    return point, is_minimum
 
 
 def _infinite_minimum(cluster: _Cluster, starts: int, images: Sequence[Image]) -> Minimum:
